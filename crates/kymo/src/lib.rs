@@ -1,0 +1,23 @@
+//! kymo: find, measure and classify spontaneous EMG activity, centred on myokymia.
+//!
+//! This crate is the library behind the `kymo` command. Today it holds the file
+//! readers and the EDF+ writer ([`io`]); the analysis stages follow the pipeline in
+//! the repository README (filter → detect → sort → trains → bursts → classify).
+//!
+//! ```no_run
+//! use kymo::io::{open, OpenOptions};
+//!
+//! let mut rec = open("emg_healthy.hea".as_ref(), &OpenOptions::default())?;
+//! let ch = &rec.header().channels[0];
+//! println!("{}: {} samples at {} Hz in {}", ch.label, ch.n_samples, ch.rate_hz, ch.unit);
+//! let mut first_second = vec![0.0f32; ch.rate_hz as usize];
+//! rec.read(0, 0, &mut first_second)?;
+//! # Ok::<(), kymo::Error>(())
+//! ```
+#![deny(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod error;
+pub mod io;
+
+pub use error::{Error, Result};

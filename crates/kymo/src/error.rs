@@ -15,15 +15,16 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 #[non_exhaustive]
 pub enum Error {
     /// The operating system refused a read or write (missing file, permissions, disk full).
-    #[error("{}: {what}: {source}", path.display())]
+    // The cause is part of the message (one sentence), so it is not also exposed as
+    // `source()`: printers that walk the chain would say it twice.
+    #[error("{}: {what}: {cause}", path.display())]
     Io {
         /// The file involved.
         path: PathBuf,
         /// What kymo was doing, e.g. "cannot open".
         what: String,
         /// The underlying error.
-        #[source]
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     /// The file breaks its format: `what` names the field or byte offset and the problem.
     #[error("{}: {what}", path.display())]
@@ -56,11 +57,11 @@ pub enum Error {
 
 impl Error {
     /// An [`Error::Io`] for `path`.
-    pub fn io(path: &Path, what: impl Into<String>, source: std::io::Error) -> Self {
+    pub fn io(path: &Path, what: impl Into<String>, cause: std::io::Error) -> Self {
         Error::Io {
             path: path.to_path_buf(),
             what: what.into(),
-            source,
+            cause,
         }
     }
 

@@ -19,5 +19,6 @@
 
 pub mod error;
 pub mod io;
+pub mod simulate;
 
 pub use error::{Error, Result};

@@ -122,6 +122,8 @@ struct Source {
     /// Longest template lead (samples before the reference) among its units.
     max_pre: u64,
     peek: Option<Discharge>,
+    /// The generator returned `None`: never call it again (generators are not fused).
+    done: bool,
 }
 
 /// Ordering key of potentials and transients: sub-sample time, then source, then unit.
@@ -186,7 +188,8 @@ pub struct Simulation {
     block_len: usize,
     units: Vec<Unit>,
     sources: Vec<Source>,
-    transients: Vec<(Box<dyn TransientSource>, Option<Transient>)>,
+    /// Artefact generators with their look-ahead and whether they are exhausted.
+    transients: Vec<(Box<dyn TransientSource>, Option<Transient>, bool)>,
     noise: Vec<Noise>,
     continuous: Continuous,
     continuous_records: Vec<ArtefactRecord>,
@@ -301,6 +304,7 @@ impl Simulation {
                     class: spec.class(),
                     max_pre,
                     peek: None,
+                    done: false,
                 });
             }
         }
@@ -351,16 +355,15 @@ impl Simulation {
             .collect();
         let (continuous, continuous_records) =
             Continuous::new(seed, &rec.mains, &rec.wander, fs, seconds, n_ch);
-        let mut transients: Vec<(Box<dyn TransientSource>, Option<Transient>)> = Vec::new();
+        let mut transients: Vec<(Box<dyn TransientSource>, Option<Transient>, bool)> = Vec::new();
         if rec.movement.rate_per_min > 0.0 {
-            transients.push((
-                Box::new(Movement::new(seed, &rec.movement, fs, seconds, n_ch)),
-                None,
-            ));
+            let m = Movement::new(seed, &rec.movement, fs, seconds, n_ch);
+            transients.push((Box::new(m), None, false));
         }
         if rec.pops.rate_per_min > 0.0 {
             for c in 0..n_ch {
-                transients.push((Box::new(Pops::new(seed, &rec.pops, fs, seconds, c)), None));
+                let p = Pops::new(seed, &rec.pops, fs, seconds, c);
+                transients.push((Box::new(p), None, false));
             }
         }
 
@@ -378,7 +381,7 @@ impl Simulation {
         let sigma_max = noise_rms.iter().cloned().fold(0.0, f64::max);
         let tbound: f64 = transients
             .iter()
-            .map(|(t, _)| t.bound())
+            .map(|(t, _, _)| t.bound())
             .fold(0.0, f64::max);
         let range = 4.0 * peak + 6.0 * sigma_max + continuous.bound() + tbound;
         // Round up to a multiple of 100 µV, at least 100 µV.
@@ -485,8 +488,9 @@ impl Simulation {
             let mut added = false;
             for (si, src) in self.sources.iter_mut().enumerate() {
                 loop {
-                    if src.peek.is_none() {
+                    if src.peek.is_none() && !src.done {
                         src.peek = src.firing.next();
+                        src.done = src.peek.is_none();
                     }
                     let Some(d) = &src.peek else { break };
                     let q = (d.t * self.fs * p as f64).round().max(0.0) as u64;
@@ -530,10 +534,11 @@ impl Simulation {
                     added = true;
                 }
             }
-            for (ai, (gen, peek)) in self.transients.iter_mut().enumerate() {
+            for (ai, (gen, peek, done)) in self.transients.iter_mut().enumerate() {
                 loop {
-                    if peek.is_none() {
+                    if peek.is_none() && !*done {
                         *peek = gen.next();
+                        *done = peek.is_none();
                     }
                     match peek {
                         Some(tr) if tr.start < b1 => {}

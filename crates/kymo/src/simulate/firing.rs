@@ -75,6 +75,8 @@ pub(crate) struct Discharge {
 /// A streaming discharge generator.
 pub(crate) trait Firing: Send {
     /// The next discharge in time order, or `None` once the source is silent for good.
+    /// Generators are not fused: after `None` the caller must not call again (the engine
+    /// remembers).
     fn next(&mut self) -> Option<Discharge>;
 }
 

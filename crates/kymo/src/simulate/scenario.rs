@@ -151,7 +151,6 @@ impl Scenario {
         }
         self.recording.validate(&v, self.seconds)?;
         let fs = self.recording.rate();
-        self.waveforms.validate(&v, self.recording.electrode, fs)?;
         let mut units = 0usize;
         for (i, src) in self.sources.iter().enumerate() {
             let at = format!("sources[{i}] ({})", src.class().name());
@@ -159,6 +158,8 @@ impl Scenario {
             let per = src.max_units_per_source() as usize;
             units = units.saturating_add(per.saturating_mul(src.count() as usize));
         }
+        self.waveforms
+            .validate(&v, self.recording.electrode, fs, &self.sources)?;
         if units > MAX_UNITS {
             return Err(v.err(format!(
                 "the sources hold up to {units} motor units or fibres, more than the simulator's limit of {MAX_UNITS}"
@@ -447,7 +448,8 @@ pub struct RecordingSpec {
     /// Recording band-pass `[high-pass, low-pass]` in Hz, applied to every potential and to
     /// the noise (2nd-order Butterworth sections; the low-pass is left out when it is at or
     /// above 0.45 × rate). Default: needle `[10, 10000]` (brief: 10–20 Hz high-pass, 10 kHz
-    /// low-pass), surface `[20, 450]` (brief).
+    /// low-pass), surface `[20, 450]` (brief); a default low-pass above the Nyquist
+    /// frequency of `rate_hz` is lowered to it.
     pub band_hz: Option<Range>,
     /// Number of channels (≥ 1). Channel 0 sees every unit at gain 1; the others see each
     /// unit at its own gain drawn from `channel_gain`.
@@ -493,11 +495,12 @@ impl RecordingSpec {
         })
     }
 
-    /// The band-pass `[high-pass, low-pass]` in Hz (the electrode's default when not given).
+    /// The band-pass `[high-pass, low-pass]` in Hz (the electrode's default when not
+    /// given, its low-pass capped at the Nyquist frequency of the rate).
     pub fn band(&self) -> Range {
         self.band_hz.unwrap_or(match self.electrode {
-            Electrode::Needle => [10.0, 10_000.0],
-            Electrode::Surface => [20.0, 450.0],
+            Electrode::Needle => [10.0, 10_000.0f64.min(self.rate() / 2.0)],
+            Electrode::Surface => [20.0, 450.0f64.min(self.rate() / 2.0)],
         })
     }
 
@@ -649,19 +652,33 @@ pub struct WaveformSpec {
 }
 
 impl WaveformSpec {
-    fn validate(&self, v: &Validator, e: Electrode, fs: f64) -> Result<()> {
-        self.muap.resolved(e).validate_resolved(v, fs)?;
-        if e == Electrode::Surface {
-            // Single-fibre waveforms are refused on surface recordings (see
-            // `SourceSpec::validate`), so their parameters are not used there.
-            return Ok(());
+    /// Checks the parameters of the waveform kinds that `sources` use (an unused kind's
+    /// defaults may not suit the rate, e.g. a 1 ms spike at 2048 Hz, and need not).
+    fn validate(&self, v: &Validator, e: Electrode, fs: f64, sources: &[SourceSpec]) -> Result<()> {
+        let uses = |f: fn(&SourceSpec) -> bool| sources.iter().any(f);
+        if uses(|s| !s.single_fibre()) {
+            self.muap.resolved(e).validate_resolved(v, fs)?;
         }
-        self.fibrillation
-            .validate(v, "waveforms.fibrillation", fs)?;
-        self.endplate_spike
-            .validate(v, "waveforms.endplate_spike", fs)?;
-        self.positive_sharp_wave.validate(v, fs)?;
-        self.complex.validate(v, fs)?;
+        if uses(|s| {
+            matches!(s, SourceSpec::Fibrillation(_))
+                || matches!(s, SourceSpec::Myotonic(m) if m.waveform == MyotonicWaveform::Fibrillation)
+        }) {
+            self.fibrillation
+                .validate(v, "waveforms.fibrillation", fs)?;
+        }
+        if uses(|s| matches!(s, SourceSpec::EndplateSpike(_))) {
+            self.endplate_spike
+                .validate(v, "waveforms.endplate_spike", fs)?;
+        }
+        if uses(|s| {
+            matches!(s, SourceSpec::PositiveSharpWave(_))
+                || matches!(s, SourceSpec::Myotonic(m) if m.waveform == MyotonicWaveform::PositiveSharpWave)
+        }) {
+            self.positive_sharp_wave.validate(v, fs)?;
+        }
+        if uses(|s| matches!(s, SourceSpec::ComplexRepetitive(_))) {
+            self.complex.validate(v, fs)?;
+        }
         Ok(())
     }
 }

@@ -253,7 +253,8 @@ pub fn parse(path: &Path, bytes: &[u8], limits: &ReadLimits) -> Result<WfdbHeade
     let mut record: Option<RecordLine> = None;
     let mut signals: Vec<SignalSpec> = Vec::new();
     let mut latin1_warned = false;
-    let mut extra_lines = Vec::new();
+    // Non-comment lines after the last signal line: (count, first line number).
+    let mut extra_lines = (0usize, 0usize);
 
     for (idx, raw) in bytes.split(|&b| b == b'\n').enumerate() {
         let line_no = idx + 1;
@@ -286,7 +287,12 @@ pub fn parse(path: &Path, bytes: &[u8], limits: &ReadLimits) -> Result<WfdbHeade
             Some(r) if signals.len() < r.n_signals => {
                 signals.push(parse_signal_line(path, line_no, trimmed, signals.len())?)
             }
-            Some(_) => extra_lines.push(line_no),
+            Some(_) => {
+                if extra_lines.0 == 0 {
+                    extra_lines.1 = line_no;
+                }
+                extra_lines.0 += 1;
+            }
         }
     }
 
@@ -300,17 +306,17 @@ pub fn parse(path: &Path, bytes: &[u8], limits: &ReadLimits) -> Result<WfdbHeade
         return Err(Error::malformed(
             path,
             format!(
-                "wfdb: line {} (number of signals): the record line declares {} signals but the header has only {} signal lines",
+                "wfdb: line {} (number of signals): the record line declares {} signals but the header has only {} signal line(s)",
                 record.line,
                 record.n_signals,
                 signals.len()
             ),
         ));
     }
-    if let Some(first) = extra_lines.first() {
+    if extra_lines.0 > 0 {
         warnings.push(format!(
-            "wfdb: {} line(s) after the last signal line (from line {first}) were ignored",
-            extra_lines.len()
+            "wfdb: {} line(s) after the last signal line (from line {}) were ignored",
+            extra_lines.0, extra_lines.1
         ));
     }
     Ok(WfdbHeader {
@@ -357,7 +363,15 @@ fn parse_record_line(
         ));
     };
     let n_signals = parse_u64(path, line, "number of signals", nsig)?;
-    limits.check_channels(path, n_signals)?;
+    limits
+        .check_channels(path, n_signals)
+        .map_err(|e| match e {
+            Error::Limit { path, what } => Error::limit(
+                &path,
+                format!("wfdb: line {line} (number of signals): {what}"),
+            ),
+            e => e,
+        })?;
     let n_signals = usize::try_from(n_signals).map_err(|_| {
         Error::limit(
             path,

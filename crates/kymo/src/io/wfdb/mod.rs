@@ -18,7 +18,9 @@
 //!   is the initial value plus the first *n* + 1 differences. `read` therefore scans the signal
 //!   file from the start (in bounded chunks) up to the requested range, which costs time
 //!   proportional to `start`. The reader remembers where the last read of each channel ended,
-//!   so reading a channel block after block in order scans the file only once.
+//!   so reading a channel block after block in order scans the file only once. (wfdb-python,
+//!   and libwfdb according to wfdb-python's comments, instead restart the integration from the
+//!   header's initial value at `sampfrom`; kymo returns the record's true values.)
 //! - **Checksums**: the header's 16-bit checksum and initial value of each signal need the whole
 //!   signal, so they are not checked at open time; [`WfdbReader::verify_checksums`] streams
 //!   through the signal files (bounded memory) and reports both for every channel.
@@ -414,6 +416,7 @@ impl Native {
         }
 
         // Signal groups: consecutive lines naming the same file.
+        let mut uncalibrated = Vec::new();
         let mut groups: Vec<Group> = Vec::new();
         let mut sigs = Vec::new();
         for (i, (s, &fmt)) in wfdb.signals.iter().zip(&formats).enumerate() {
@@ -495,12 +498,7 @@ impl Native {
                 0
             };
             if s.is_uncalibrated() {
-                warnings.push(format!(
-                    "wfdb: line {} (ADC gain of signal {i}): the gain is 0 or absent (an uncalibrated signal); {} adu per {} is assumed",
-                    s.line,
-                    header::DEFAULT_GAIN,
-                    s.units()
-                ));
+                uncalibrated.push(i);
             }
             sigs.push(Sig {
                 group: gi,
@@ -518,6 +516,15 @@ impl Native {
                 },
                 diff_state: None,
             });
+        }
+
+        if let Some(&first) = uncalibrated.first() {
+            warnings.push(format!(
+                "wfdb: line {} (ADC gain of signal {first}): {} signal(s) have a gain of 0 or none (uncalibrated); {} adu per unit is assumed",
+                wfdb.signals[first].line,
+                uncalibrated.len(),
+                header::DEFAULT_GAIN
+            ));
         }
 
         // Signal files: present, regular, and as long as the header says.
@@ -580,14 +587,23 @@ impl Native {
                             )
                         })?;
                     if g.file_len < need {
+                        let what = if g.frame_slots == 1 {
+                            format!("{n} samples")
+                        } else {
+                            format!("{n} frames of {} samples", g.frame_slots)
+                        };
+                        let offset = if g.byte_offset > 0 {
+                            format!(" after a {}-byte preamble", g.byte_offset)
+                        } else {
+                            String::new()
+                        };
                         return Err(Error::malformed(
                             path,
                             format!(
-                                "wfdb: line {} (file name of signal {i}): the signal file {} has {} bytes but the header's {n} frames of {} samples in format {} need {need} bytes",
+                                "wfdb: line {} (file name of signal {i}): the signal file {} has {} bytes but the header's {what} in format {}{offset} need {need} bytes",
                                 g.line,
                                 g.path.display(),
                                 g.file_len,
-                                g.frame_slots,
                                 g.format.code()
                             ),
                         ));

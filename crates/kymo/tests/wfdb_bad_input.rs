@@ -322,7 +322,9 @@ fn lenient_on_redundant_fields() {
 #[test]
 fn edf_signal_file_that_is_missing_or_mixed() {
     let (_d, p) = record("r 1 100 10\nr.edf 16\n", None);
-    assert!(open_err(&p).to_string().contains("r.edf"));
+    let e = open_err(&p);
+    assert!(matches!(e, Error::Io { .. }), "{e:?}");
+    assert_msg(&e, &p, &["line 2", "r.edf"]);
     let (_d, p) = record("r 2 100 10\nr.edf 16\nr.dat 16\n", Some(&DAT_16));
     let e = open_err(&p);
     assert!(matches!(e, Error::Unsupported { .. }), "{e:?}");

@@ -197,16 +197,32 @@ impl WfdbReader {
             .iter()
             .find(|s| s.file_name.to_ascii_lowercase().ends_with(".edf"))
         {
-            if let Some(other) = wfdb.signals.iter().find(|s| s.file_name != first.file_name) {
+            if let Some((i, other)) = wfdb
+                .signals
+                .iter()
+                .enumerate()
+                .find(|(_, s)| s.file_name != first.file_name)
+            {
                 return Err(Error::unsupported(
                     path,
                     format!(
-                        "wfdb: line {} (file name of signal): the record mixes the EDF file {:?} with the signal file {:?}; only records stored in one EDF file are supported",
+                        "wfdb: line {} (file name of signal {i}): the record mixes the EDF file {:?} with the signal file {:?}; only records stored in one EDF file are supported",
                         other.line, first.file_name, other.file_name
                     ),
                 ));
             }
             let edf = dir.join(&first.file_name);
+            if let Err(e) = std::fs::metadata(&edf) {
+                return Err(Error::io(
+                    path,
+                    format!(
+                        "wfdb: line {} (file name of signal 0): cannot open the EDF signal file {}",
+                        first.line,
+                        edf.display()
+                    ),
+                    e,
+                ));
+            }
             return Self::open_edf(path, wfdb, &edf, opts, None);
         }
 

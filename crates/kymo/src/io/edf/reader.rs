@@ -201,12 +201,31 @@ impl EdfReader {
                     format!("{tag}: signal {i}: the sample count overflows"),
                 )
             })?;
+            let rate_hz = s.samples_per_record as f64 / fh.record_duration;
+            if !rate_hz.is_finite() {
+                return Err(Error::malformed(
+                    path,
+                    format!(
+                        "{tag}: header byte 244 (duration of a data record): {} s gives signal {i} {:?} an infinite sampling rate",
+                        fh.record_duration, s.label
+                    ),
+                ));
+            }
             let gain = (s.physical_max - s.physical_min) / (s.digital_max - s.digital_min);
             let offset = s.physical_min - s.digital_min * gain;
+            if !((gain as f32).is_finite() && (offset as f32).is_finite()) {
+                return Err(Error::malformed(
+                    path,
+                    format!(
+                        "{tag}: signal {i} {:?}: physical range {}..{} over digital {}..{} gives a scale outside 32-bit float range",
+                        s.label, s.physical_min, s.physical_max, s.digital_min, s.digital_max
+                    ),
+                ));
+            }
             channels.push(Channel {
                 label: s.label.clone(),
                 unit: s.unit.clone(),
-                rate_hz: s.samples_per_record as f64 / fh.record_duration,
+                rate_hz,
                 n_samples,
                 physical_range: Some((s.physical_min, s.physical_max)),
                 transducer: non_empty(&s.transducer),

@@ -1,6 +1,8 @@
 //! The EDF/BDF reader on broken and odd files built byte by byte: each error has the right
 //! variant and names the field or byte; lenient departures give warnings; nothing panics.
 
+#![allow(clippy::unwrap_used)]
+
 mod edf_common;
 
 use std::path::{Path, PathBuf};

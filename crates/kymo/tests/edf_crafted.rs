@@ -1,6 +1,8 @@
 //! The EDF/BDF reader on small valid files built byte by byte, for the variants the real
 //! files do not cover: EDF+D segments, BDF sign extension, several annotation signals.
 
+#![allow(clippy::unwrap_used)]
+
 mod edf_common;
 
 use edf_common::{temp_file, Raw, Sig};

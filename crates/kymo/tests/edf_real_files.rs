@@ -1,6 +1,8 @@
 //! The EDF/BDF reader on real files from `shared/data/real/`, checked against what their
 //! SOURCE.md documents and, sample by sample, against pyedflib 0.1.42 (`tests/python/edf_dump.py`).
 
+#![allow(clippy::unwrap_used)]
+
 mod edf_common;
 
 use edf_common::{pyedflib_dump, real};

@@ -678,6 +678,7 @@ pub(crate) fn parse_signals(
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

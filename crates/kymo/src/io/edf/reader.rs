@@ -831,6 +831,7 @@ impl SignalReader for EdfReader {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -185,6 +185,7 @@ pub(crate) fn encode_tal(out: &mut Vec<u8>, onset: f64, duration: Option<f64>, t
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

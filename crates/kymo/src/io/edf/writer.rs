@@ -446,7 +446,7 @@ fn annotation_bytes(
         .max(max_single + ANNOTATION_SLACK)
         .max(max_bin.min(cap));
     bytes += bytes % 2;
-    if let Some(n) = n_records {
+    if let Some(n) = n_records.filter(|&n| n > 0) {
         // Carried annotations could pile up past the end: grow until they all fit (a
         // record of `bytes ≥ everything` always holds them, so this ends).
         while !all_fit(anns, d, sub, bytes, n) {
@@ -642,7 +642,7 @@ impl EdfWriter {
                 )));
             }
             if let Some(d) = a.duration_s {
-                if !(d.is_finite() && d >= 0.0 && d < 1e11) {
+                if !(0.0..1e11).contains(&d) {
                     return Err(cfg(format!(
                         "annotation {i} duration {d} s is not a non-negative time"
                     )));
@@ -1029,6 +1029,7 @@ fn quantize(src: &[f32], dst: &mut [u8], lo: f64, hi: f64) -> u64 {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

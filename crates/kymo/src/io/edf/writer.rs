@@ -912,10 +912,14 @@ impl EdfWriter {
         let Some(file) = self.file.as_mut() else {
             return Err(cfg("the writer already failed or finished".to_string()));
         };
-        let tmp = &self.tmp;
-        file.write_all(&self.held[..self.data_bytes])
-            .and_then(|_| file.write_all(&self.ann_buf))
-            .map_err(|e| Error::io(tmp, "cannot write", e))?;
+        let written = file
+            .write_all(&self.held[..self.data_bytes])
+            .and_then(|_| file.write_all(&self.ann_buf));
+        if let Err(e) = written {
+            // A partial record may be on disk: refuse further writes (Drop removes the file).
+            self.file = None;
+            return Err(Error::io(&self.tmp, "cannot write", e));
+        }
         self.records_written += 1;
         Ok(())
     }

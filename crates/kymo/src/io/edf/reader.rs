@@ -79,6 +79,8 @@ pub struct EdfReader {
     /// First record in `buf`, and how many records it holds (0: nothing cached).
     buf_first: u64,
     buf_len: u64,
+    /// Blocks read from the file so far (for tests of the cache).
+    loads: u64,
 }
 
 impl std::fmt::Debug for EdfReader {
@@ -323,6 +325,7 @@ impl EdfReader {
             buf: Vec::new(),
             buf_first: 0,
             buf_len: 0,
+            loads: 0,
         })
     }
 
@@ -351,6 +354,7 @@ impl EdfReader {
         )?;
         self.buf_first = first;
         self.buf_len = n;
+        self.loads += 1;
         Ok(())
     }
 }
@@ -857,6 +861,55 @@ mod tests {
         decode_24(&src, &mut out, 1.0, 0.0);
         let want: Vec<f32> = vals.iter().map(|&v| v as f32).collect();
         assert_eq!(&out[..], &want[..]);
+    }
+
+    #[test]
+    fn same_window_of_every_channel_reads_the_file_once() {
+        use crate::io::edf::{EdfChannelSpec, EdfSpec, EdfWriter};
+        use crate::io::DateTime;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cache.edf");
+        let ch = |rate: f64| EdfChannelSpec {
+            label: "x".into(),
+            unit: "uV".into(),
+            rate_hz: rate,
+            physical_range: (-1.0, 1.0),
+            transducer: String::new(),
+            prefilter: String::new(),
+        };
+        let start = DateTime {
+            year: 2020,
+            month: 1,
+            day: 1,
+            hour: 0,
+            minute: 0,
+            second: 0,
+            nanos: 0,
+        };
+        let mut w =
+            EdfWriter::create(&path, &EdfSpec::new(start, vec![ch(1000.0), ch(250.0)])).unwrap();
+        let (a, b) = (vec![0.5f32; 1000], vec![0.25f32; 250]);
+        for _ in 0..60 {
+            w.push(&[&a, &b]).unwrap();
+        }
+        w.finish().unwrap();
+        let mut r = EdfReader::open(&path, &OpenOptions::default()).unwrap();
+        // Small blocks so that windows cross block boundaries: 7 records per block.
+        r.block_records = 7;
+        let mut x = vec![0.0f32; 1000];
+        let mut y = vec![0.0f32; 250];
+        for sec in 0..60u64 {
+            r.read(0, sec * 1000, &mut x).unwrap();
+            r.read(1, sec * 250, &mut y).unwrap();
+            assert!(x.iter().all(|&v| (v - 0.5).abs() < 1e-4));
+            assert!(y.iter().all(|&v| (v - 0.25).abs() < 1e-4));
+        }
+        // One load per 7 one-second windows, never one per channel.
+        assert_eq!(r.loads, 60u64.div_ceil(7));
+        // A window larger than a block streams through blocks.
+        let mut big = vec![0.0f32; 20_000];
+        r.read(0, 500, &mut big).unwrap();
+        assert!(big.iter().all(|&v| (v - 0.5).abs() < 1e-4));
     }
 
     #[test]

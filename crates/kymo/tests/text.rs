@@ -289,6 +289,21 @@ fn bad_files_name_line_and_column() {
         "{m}"
     );
 
+    // Blank lines count: the message points at the line an editor shows.
+    let p = tmp(&dir, "blank_lines.csv", "a,b\n1,2\n\n\r\n3,x\n");
+    let m = malformed(&p, &r);
+    assert!(
+        m.contains(r#"line 5 (data row 2), column 2: "x" is not a number"#),
+        "{m}"
+    );
+    let p = tmp(
+        &dir,
+        "blank_then_gap.csv",
+        "t,x\n0,1\n\n1,1\n2,1\n\n4,1\n5,1\n",
+    );
+    let m = malformed(&p, &opts());
+    assert!(m.contains("line 7") && m.contains("not uniform"), "{m}");
+
     let p = tmp(&dir, "header_width.csv", "a,b,c\n1,2\n");
     let m = malformed(&p, &r);
     assert!(m.contains("header row has 3 labels"), "{m}");

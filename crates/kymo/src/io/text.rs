@@ -157,7 +157,9 @@ impl TextReader {
         };
 
         while let Some(pos) = next_row(path, &mut rdr, &mut rec, dialect, &mut ranges)? {
-            let line = pos.line();
+            // The csv crate does not count blank lines, so its line number can be early;
+            // errors resolve the true line from the byte offset (see `line_at`).
+            let at = pos.byte();
             if first_record {
                 first_record = false;
                 // A trailing delimiter on the first row means every row has one.
@@ -199,7 +201,8 @@ impl TextReader {
                 return Err(Error::malformed(
                     path,
                     format!(
-                        "csv: line {line} (data row {}): {} fields, but {what} ({} delimiter)",
+                        "csv: line {} (data row {}): {} fields, but {what} ({} delimiter)",
+                        line_at(path, at),
                         rows + 1,
                         ranges.len(),
                         dialect.name()
@@ -209,12 +212,12 @@ impl TextReader {
             for (c, r) in ranges.iter().enumerate() {
                 let field = &rec.as_slice()[r.clone()];
                 let Some(v) = parse_num(field, dialect) else {
-                    return Err(not_a_number(path, line, rows + 1, c, field));
+                    return Err(not_a_number(path, line_at(path, at), rows + 1, c, field));
                 };
                 if let (Some((tc, _)), None) = (time_col, rate_override) {
                     if tc == c {
                         let tc = time_check.get_or_insert_with(TimeCheck::default);
-                        tc.push(path, v, precision(field), line)?;
+                        tc.push(path, v, precision(field), at)?;
                     }
                 }
             }
@@ -530,6 +533,35 @@ fn precision(field: &[u8]) -> f64 {
     0.5 * 10f64.powi(exp.saturating_sub(frac))
 }
 
+/// 1-based line number of the record that starts at byte `offset`, counted from the file
+/// itself (error path only: it reads the file through a small buffer). The csv crate counts
+/// neither blank lines in its line numbers nor, in its byte offsets, the empty lines it
+/// skips before a record, so both are resolved here: newlines before `offset`, plus the
+/// empty lines right after it.
+fn line_at(path: &Path, offset: u64) -> u64 {
+    let Ok(mut f) = File::open(path) else {
+        return 0;
+    };
+    let mut buf = [0u8; 64 * 1024];
+    let mut line = 1;
+    let mut pos = 0u64;
+    loop {
+        let n = match f.read(&mut buf) {
+            Ok(0) | Err(_) => return line,
+            Ok(n) => n,
+        };
+        for &b in &buf[..n] {
+            if pos >= offset && b != b'\n' && b != b'\r' {
+                return line;
+            }
+            if b == b'\n' {
+                line += 1;
+            }
+            pos += 1;
+        }
+    }
+}
+
 fn not_a_number(path: &Path, line: u64, row: u64, col: usize, field: &[u8]) -> Error {
     Error::malformed(
         path,
@@ -558,7 +590,7 @@ fn agree(a: f64, b: f64) -> bool {
 /// Checks that the time column is uniform and measures its rate.
 #[derive(Default)]
 struct TimeCheck {
-    /// The first rows (value, precision, line) until the reference step is known.
+    /// The first rows (value, precision, byte offset) until the reference step is known.
     pending: Vec<(f64, f64, u64)>,
     /// The median of the first steps.
     step: Option<f64>,
@@ -569,11 +601,14 @@ struct TimeCheck {
 }
 
 impl TimeCheck {
-    fn push(&mut self, path: &Path, t: f64, prec: f64, line: u64) -> Result<()> {
+    fn push(&mut self, path: &Path, t: f64, prec: f64, at: u64) -> Result<()> {
         if !t.is_finite() {
             return Err(Error::malformed(
                 path,
-                format!("csv: line {line}: the time column is empty or not finite"),
+                format!(
+                    "csv: line {}: the time column is empty or not finite",
+                    line_at(path, at)
+                ),
             ));
         }
         if self.n == 0 {
@@ -583,13 +618,13 @@ impl TimeCheck {
         self.last = t;
         match self.step {
             None => {
-                self.pending.push((t, prec, line));
+                self.pending.push((t, prec, at));
                 if self.pending.len() > MEDIAN_STEPS {
                     self.settle(path)?;
                 }
                 Ok(())
             }
-            Some(step) => self.check(path, step, t, prec, line),
+            Some(step) => self.check(path, step, t, prec, at),
         }
     }
 
@@ -607,20 +642,20 @@ impl TimeCheck {
                 path,
                 format!(
                     "csv: lines {}..{}: the time column does not increase (median step {step})",
-                    pending[0].2,
-                    pending[pending.len() - 1].2
+                    line_at(path, pending[0].2),
+                    line_at(path, pending[pending.len() - 1].2)
                 ),
             ));
         }
         self.step = Some(step);
         self.prev = None;
-        for (t, p, line) in pending {
-            self.check(path, step, t, p, line)?;
+        for (t, p, at) in pending {
+            self.check(path, step, t, p, at)?;
         }
         Ok(())
     }
 
-    fn check(&mut self, path: &Path, step: f64, t: f64, prec: f64, line: u64) -> Result<()> {
+    fn check(&mut self, path: &Path, step: f64, t: f64, prec: f64, at: u64) -> Result<()> {
         if let Some((prev, prev_prec)) = self.prev {
             let d = t - prev;
             // Rounding of the two printed values may move a step by up to their
@@ -632,7 +667,8 @@ impl TimeCheck {
                 return Err(Error::malformed(
                     path,
                     format!(
-                        "csv: line {line}: the time column is not uniform: step {d} (from {prev} to {t}) differs from the median step {step} by more than {tol} ({}% plus the printing precision); pass --rate to ignore the time column",
+                        "csv: line {}: the time column is not uniform: step {d} (from {prev} to {t}) differs from the median step {step} by more than {tol} ({}% plus the printing precision); pass --rate to ignore the time column",
+                        line_at(path, at),
                         STEP_REL_TOL * 100.0
                     ),
                 ));

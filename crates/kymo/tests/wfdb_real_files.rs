@@ -270,7 +270,6 @@ fn emg_healthy_format_16() {
 /// The header names `test_generator_2.dat` (format 16x200), which does not exist; the EDF
 /// beside it holds the samples (12 WFDB signal lines, one of them "EDF Annotations").
 #[test]
-#[ignore = "needs the EDF reader from branch edf"]
 fn test_generator_2_falls_back_to_the_edf() {
     let hea = real("wfdb-python-sample-data/test_generator_2.hea");
     let mut r = kymo::io::wfdb::open(&hea, &OpenOptions::default()).unwrap();

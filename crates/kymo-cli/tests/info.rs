@@ -1,6 +1,8 @@
 //! `kymo info` as a user runs it: on the real files in `shared/data/real`, and on broken
 //! files, where it must exit with 1 and one sentence naming the file and the problem.
 
+#![allow(clippy::unwrap_used)] // tests: a failed unwrap is a failed test
+
 use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;

@@ -177,6 +177,28 @@ fn round_trip_two_rates_with_annotations() {
     assert_eq!(h.start.unwrap().nanos, 123_456_800);
 }
 
+/// Found by the round-trip proptest: 179 870 450 ns is exactly half-way between two 100 ns
+/// steps, and `nanos / 1e9 * 1e7` in floating point fell just below the half.
+#[test]
+fn sub_second_start_rounds_half_up_to_100_ns() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("half.edf");
+    let x = vec![1.0f32; 200];
+    let signals = [SignalData {
+        label: "EMG",
+        unit: "uV",
+        rate_hz: 200.0,
+        samples: &x,
+    }];
+    let st = DateTime {
+        nanos: 179_870_450,
+        ..start()
+    };
+    write_edf(&path, &signals, &[], st).unwrap();
+    let r = EdfReader::open(&path, &OpenOptions::default()).unwrap();
+    assert_eq!(r.header().start.unwrap().nanos, 179_870_500);
+}
+
 #[test]
 fn header_is_ascii_space_padded_edf_plus() {
     let dir = tempfile::tempdir().unwrap();

@@ -583,8 +583,9 @@ impl EdfWriter {
                 st.year
             )));
         }
-        // Sub-second start, to the 100 ns the TALs carry.
-        let sub_second = (f64::from(st.nanos) / 1e9 * 1e7).round() / 1e7;
+        // Sub-second start, to the 100 ns the TALs carry; rounded half-up in integers,
+        // since `nanos / 1e9 * 1e7` in floating point can land just below a half.
+        let sub_second = ((u64::from(st.nanos) + 50) / 100) as f64 / 1e7;
 
         let mut labels = Vec::new();
         let mut units = Vec::new();

@@ -1,6 +1,8 @@
 //! `kymo info` as a user runs it: on the real files in `shared/data/real`, and on broken
 //! files, where it must exit with 1 and one sentence naming the file and the problem.
 
+#![allow(clippy::unwrap_used)] // tests: a failed unwrap is a failed test
+
 use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
@@ -104,7 +106,11 @@ fn edf_plus_header_and_annotations() {
     assert_eq!(v["start"], "2011-04-04T12:57:02");
     assert_eq!(v["duration_s"], 600.0);
     let chans = v["channels"].as_array().unwrap();
-    assert_eq!(chans.len(), 11, "11 signals; the annotation signal is not a channel");
+    assert_eq!(
+        chans.len(),
+        11,
+        "11 signals; the annotation signal is not a channel"
+    );
     assert!(chans.iter().all(|c| c["rate_hz"] == 200.0));
     assert!(v["annotations"]["count"].as_u64().unwrap() > 0);
     assert!(v["annotations"]["first"].as_array().unwrap().len() <= 10);
@@ -122,7 +128,10 @@ fn bdf_with_rates_that_are_not_whole_numbers() {
         .iter()
         .map(|c| c["rate_hz"].as_f64().unwrap())
         .collect();
-    assert!(rates.contains(&487.5) && rates.contains(&499.5), "{rates:?}");
+    assert!(
+        rates.contains(&487.5) && rates.contains(&499.5),
+        "{rates:?}"
+    );
 }
 
 #[test]
@@ -271,7 +280,10 @@ fn wfdb_with_a_missing_dat() {
     let p = dir.path().join("emg_healthy.hea");
     std::fs::copy(real("physionet-emgdb/emg_healthy.hea"), &p).unwrap();
     let msg = info_fails(&p);
-    assert!(msg.contains("emg_healthy.dat"), "names the missing file: {msg}");
+    assert!(
+        msg.contains("emg_healthy.dat"),
+        "names the missing file: {msg}"
+    );
 }
 
 #[test]
@@ -304,7 +316,10 @@ fn unknown_extension() {
 
 #[test]
 fn bad_option_is_bad_input() {
-    let out = kymo().args(["info", "--no-such-flag", "x.edf"]).output().unwrap();
+    let out = kymo()
+        .args(["info", "--no-such-flag", "x.edf"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let out = kymo()
         .args(["info", "--rate=-3"])

@@ -182,7 +182,13 @@ fn write_text(out: &mut impl Write, h: &Header, n_annotations: usize) -> std::io
     writeln!(out, "annotations: {}", h.annotations.len())?;
     for a in h.annotations.iter().take(n_annotations) {
         match a.duration_s {
-            Some(d) => writeln!(out, "  {:>12.4} s  ({} s)  {}", a.onset_s, trim_number(d), a.text)?,
+            Some(d) => writeln!(
+                out,
+                "  {:>12.4} s  ({} s)  {}",
+                a.onset_s,
+                trim_number(d),
+                a.text
+            )?,
             None => writeln!(out, "  {:>12.4} s  {}", a.onset_s, a.text)?,
         }
     }

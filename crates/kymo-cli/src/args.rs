@@ -17,6 +17,37 @@ pub struct Cli {
 pub enum Command {
     /// Show a recording's header: format, channels, rates, duration, start time, annotations.
     Info(InfoArgs),
+    /// Simulate EMG with exact ground truth: FILE.edf (EDF+, true events as annotations) and
+    /// FILE.truth.json beside it (schema: docs/truth-json.md).
+    Simulate(SimulateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SimulateArgs {
+    /// A built-in scenario (see --list).
+    #[arg(long, value_name = "NAME", conflicts_with = "scenario_file")]
+    pub scenario: Option<String>,
+    /// A scenario from a TOML file holding any of its parameters.
+    #[arg(long, value_name = "FILE")]
+    pub scenario_file: Option<PathBuf>,
+    /// List the built-in scenarios with one line each, and exit.
+    #[arg(long)]
+    pub list: bool,
+    /// Length in seconds (default: the scenario's).
+    #[arg(long, value_name = "S", allow_hyphen_values = true)]
+    pub seconds: Option<f64>,
+    /// Random seed: the same seed gives byte-identical files.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub seed: u64,
+    /// Background noise as the median unit's signal-to-noise ratio in dB.
+    #[arg(long, value_name = "DB", allow_hyphen_values = true)]
+    pub snr_db: Option<f64>,
+    /// Mains frequency of the hum, 50 or 60 Hz (its amplitude is the scenario's).
+    #[arg(long, value_name = "HZ", allow_hyphen_values = true)]
+    pub mains: Option<f64>,
+    /// The EDF+ file to write; the truth goes to the same name with `.truth.json`.
+    #[arg(long, value_name = "FILE.edf")]
+    pub out: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

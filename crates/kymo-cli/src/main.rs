@@ -51,6 +51,7 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Info(a) => commands::info::run(&a),
+        Command::Simulate(a) => commands::simulate::run(&a),
     }
 }
 

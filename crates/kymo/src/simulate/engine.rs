@@ -616,8 +616,10 @@ impl Simulation {
         for si in 0..w.open.len() {
             w.close(si, truth, &mut summary)?;
         }
-        truth.finish(&summary)?;
+        // The signal first: a truth file describes a recording, so it appears only once the
+        // recording is complete.
         sink.finish()?;
+        truth.finish(&summary)?;
         Ok(summary)
     }
 }

@@ -51,7 +51,9 @@ pub use engine::{
 };
 pub use scenario::{Class, Electrode, NoiseLevel, Scenario, SourceSpec};
 
+use crate::io::Annotation;
 use crate::{Error, Result};
+use truth::{ArtefactKind, EventRecord, Truth};
 
 /// The built-in scenarios: name and TOML text (each file is also an example of the format).
 const BUILTINS: &[(&str, &str)] = &[
@@ -114,4 +116,62 @@ pub fn list() -> Vec<(&'static str, String)> {
             (*n, d)
         })
         .collect()
+}
+
+/// The events and transient artefacts of `scenario` with `seed`, in the order of their
+/// start, as EDF+ annotations: onset = event `start_s`, duration = `end_s − start_s`, text
+/// `"<class> e<id> u<unit>[,<unit>…]"` for events (e.g. `myokymic e3 u0`) and
+/// `"artefact <kind>"` for movement artefacts and electrode pops (continuous hum and wander
+/// are not annotated).
+///
+/// An EDF+ header needs its annotations before the first sample is written, and events
+/// are only known as the simulation runs, so this runs the scenario once without noise,
+/// hum or wander into a [`NullSink`]: every random stream is per purpose, so the
+/// discharges and artefacts are exactly those of the full run with the same seed.
+pub fn annotations(scenario: &Scenario, seed: u64) -> Result<Vec<Annotation>> {
+    let mut quiet = scenario.clone();
+    quiet.recording.noise = NoiseLevel::RmsUv(0.0);
+    quiet.recording.mains.amplitude_uv = 0.0;
+    quiet.recording.wander.amplitude_uv = 0.0;
+    let mut t = Truth::default();
+    Simulation::new(&quiet, seed)?.run(&mut NullSink, &mut t)?;
+    Ok(annotations_of(&t.events, &t.artefacts))
+}
+
+/// EDF+ annotations for `events` and the transient `artefacts` (see [`annotations`]).
+pub fn annotations_of(
+    events: &[EventRecord],
+    artefacts: &[truth::ArtefactRecord],
+) -> Vec<Annotation> {
+    let mut out: Vec<Annotation> = events
+        .iter()
+        .map(|e| Annotation {
+            onset_s: e.start_s.max(0.0),
+            duration_s: Some(e.end_s - e.start_s.max(0.0)),
+            text: format!(
+                "{} e{} u{}",
+                e.class.name(),
+                e.id,
+                e.units
+                    .iter()
+                    .map(|u| u.to_string())
+                    .collect::<Vec<_>>()
+                    .join(",")
+            ),
+        })
+        .collect();
+    for a in artefacts {
+        let kind = match a.kind {
+            ArtefactKind::Movement => "movement",
+            ArtefactKind::ElectrodePop => "electrode-pop",
+            ArtefactKind::Mains | ArtefactKind::BaselineWander => continue,
+        };
+        out.push(Annotation {
+            onset_s: a.start_s,
+            duration_s: Some(a.end_s - a.start_s),
+            text: format!("artefact {kind}"),
+        });
+    }
+    out.sort_by(|a, b| a.onset_s.total_cmp(&b.onset_s));
+    out
 }

@@ -53,7 +53,7 @@ pub use scenario::{Class, Electrode, NoiseLevel, Scenario, SourceSpec};
 
 use crate::io::Annotation;
 use crate::{Error, Result};
-use truth::{ArtefactKind, EventRecord, Truth};
+use truth::{ArtefactKind, EventRecord};
 
 /// The built-in scenarios: name and TOML text (each file is also an example of the format).
 const BUILTINS: &[(&str, &str)] = &[
@@ -127,51 +127,83 @@ pub fn list() -> Vec<(&'static str, String)> {
 /// An EDF+ header needs its annotations before the first sample is written, and events
 /// are only known as the simulation runs, so this runs the scenario once without noise,
 /// hum or wander into a [`NullSink`]: every random stream is per purpose, so the
-/// discharges and artefacts are exactly those of the full run with the same seed.
+/// discharges and artefacts are exactly those of the full run with the same seed. Memory
+/// grows with the number of events (the annotations), not with the potentials.
 pub fn annotations(scenario: &Scenario, seed: u64) -> Result<Vec<Annotation>> {
     let mut quiet = scenario.clone();
     quiet.recording.noise = NoiseLevel::RmsUv(0.0);
     quiet.recording.mains.amplitude_uv = 0.0;
     quiet.recording.wander.amplitude_uv = 0.0;
-    let mut t = Truth::default();
+    let mut t = AnnotationsOnly::default();
     Simulation::new(&quiet, seed)?.run(&mut NullSink, &mut t)?;
-    Ok(annotations_of(&t.events, &t.artefacts))
+    let mut out = t.0;
+    out.sort_by(|a, b| a.onset_s.total_cmp(&b.onset_s));
+    Ok(out)
 }
 
-/// EDF+ annotations for `events` and the transient `artefacts` (see [`annotations`]).
+/// Turns events and artefacts into annotations as they come, drops potentials (memory
+/// grows with the number of annotations only).
+#[derive(Default)]
+struct AnnotationsOnly(Vec<Annotation>);
+
+impl truth::TruthSink for AnnotationsOnly {
+    fn begin(&mut self, _: &truth::TruthHeader) -> Result<()> {
+        Ok(())
+    }
+    fn potential(&mut self, _: &truth::PotentialRecord) -> Result<()> {
+        Ok(())
+    }
+    fn event(&mut self, e: &EventRecord) -> Result<()> {
+        self.0.push(event_annotation(e));
+        Ok(())
+    }
+    fn artefact(&mut self, a: &truth::ArtefactRecord) -> Result<()> {
+        self.0.extend(artefact_annotation(a));
+        Ok(())
+    }
+    fn finish(&mut self, _: &truth::TruthSummary) -> Result<()> {
+        Ok(())
+    }
+}
+
+fn event_annotation(e: &EventRecord) -> Annotation {
+    Annotation {
+        onset_s: e.start_s.max(0.0),
+        duration_s: Some(e.end_s - e.start_s.max(0.0)),
+        text: format!(
+            "{} e{} u{}",
+            e.class.name(),
+            e.id,
+            e.units
+                .iter()
+                .map(|u| u.to_string())
+                .collect::<Vec<_>>()
+                .join(",")
+        ),
+    }
+}
+
+fn artefact_annotation(a: &truth::ArtefactRecord) -> Option<Annotation> {
+    let kind = match a.kind {
+        ArtefactKind::Movement => "movement",
+        ArtefactKind::ElectrodePop => "electrode-pop",
+        ArtefactKind::Mains | ArtefactKind::BaselineWander => return None,
+    };
+    Some(Annotation {
+        onset_s: a.start_s,
+        duration_s: Some(a.end_s - a.start_s),
+        text: format!("artefact {kind}"),
+    })
+}
+
+/// EDF+ annotations for `events` and the transient `artefacts` (see [`annotations`]),
+/// sorted by onset.
 pub fn annotations_of(
     events: &[EventRecord],
     artefacts: &[truth::ArtefactRecord],
 ) -> Vec<Annotation> {
-    let mut out: Vec<Annotation> = events
-        .iter()
-        .map(|e| Annotation {
-            onset_s: e.start_s.max(0.0),
-            duration_s: Some(e.end_s - e.start_s.max(0.0)),
-            text: format!(
-                "{} e{} u{}",
-                e.class.name(),
-                e.id,
-                e.units
-                    .iter()
-                    .map(|u| u.to_string())
-                    .collect::<Vec<_>>()
-                    .join(",")
-            ),
-        })
-        .collect();
-    for a in artefacts {
-        let kind = match a.kind {
-            ArtefactKind::Movement => "movement",
-            ArtefactKind::ElectrodePop => "electrode-pop",
-            ArtefactKind::Mains | ArtefactKind::BaselineWander => continue,
-        };
-        out.push(Annotation {
-            onset_s: a.start_s,
-            duration_s: Some(a.end_s - a.start_s),
-            text: format!("artefact {kind}"),
-        });
-    }
+    let mut out: Vec<Annotation> = events.iter().map(event_annotation).collect();
+    out.extend(artefacts.iter().filter_map(artefact_annotation));
     out.sort_by(|a, b| a.onset_s.total_cmp(&b.onset_s));
     out
 }

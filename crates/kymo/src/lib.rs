@@ -1,7 +1,8 @@
 //! kymo: find, measure and classify spontaneous EMG activity, centred on myokymia.
 //!
 //! This crate is the library behind the `kymo` command. Today it holds the file
-//! readers and the EDF+ writer ([`io`]); the analysis stages follow the pipeline in
+//! readers and the EDF+ writer ([`io`]) and the EMG simulator with exact ground truth
+//! ([`simulate`]); the analysis stages follow the pipeline in
 //! the repository README (filter → detect → sort → trains → bursts → classify).
 //!
 //! ```no_run

@@ -304,3 +304,11 @@ fn bad_parameters_exit_1_with_one_sentence() {
     let m = simulate_fails(&["--scenario-file", "/nonexistent/x.toml"]);
     assert!(m.contains("/nonexistent/x.toml"), "{m}");
 }
+
+#[test]
+fn the_output_folder_is_created() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let nested = dir.path().join("new").join("folder");
+    let (edf, truth) = simulate(&nested, "rest", &["--scenario", "rest", "--seconds", "1"]);
+    assert!(edf.is_file() && truth.is_file());
+}

@@ -47,6 +47,11 @@ pub fn run(args: &SimulateArgs) -> Result<()> {
         return Err(config("--out FILE.edf is required (or --list)"));
     };
     let truth_path = truth_path(edf_path);
+    // `--out results/x.edf` in a fresh folder is the usual first run: make the folder.
+    if let Some(dir) = edf_path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| kymo::Error::io(dir, "cannot create the output folder", e))?;
+    }
 
     let sim = Simulation::new(&scenario, args.seed)?;
     let info = sim.info().clone();

@@ -223,6 +223,37 @@ impl Comb {
         }
     }
 
+    /// [`Comb::run`] backward in time: `y[i] = b·(x[i] − x[i+D]) + a·y[i+D]`, starting from
+    /// the end in the steady state for a constant input `x[n−1]`. Equals reversing `x`,
+    /// running forward and reversing the result, without the two reversals.
+    pub fn run_backward(&self, x: &[f64], y: &mut [f64]) {
+        let d = self.period;
+        let n = x.len().min(y.len());
+        let (x, y) = (&x[..n], &mut y[..n]);
+        let Some(&xl) = x.last() else { return };
+        let (b, a) = (self.b, self.a);
+        let tail = n - d.min(n);
+        for (yv, &xv) in y[tail..].iter_mut().zip(&x[tail..]) {
+            *yv = b * (xv - xl);
+        }
+        // Chunks of D samples from the end; each depends only on the chunk after it.
+        let mut end = tail;
+        while end > 0 {
+            let start = end.saturating_sub(d);
+            let (cur, next) = y.split_at_mut(end);
+            let next = &next[start + d - end..d];
+            let cur = &mut cur[start..];
+            for ((yv, &yn), (&xv, &xn)) in cur
+                .iter_mut()
+                .zip(next)
+                .zip(x[start..end].iter().zip(&x[start + d..end + d]))
+            {
+                *yv = b * (xv - xn) + a * yn;
+            }
+            end = start;
+        }
+    }
+
     /// Slowest decay per sample: the poles are the D-th roots of `a`.
     pub fn pole_radius(&self) -> f64 {
         self.a.abs().powf(1.0 / self.period as f64)
@@ -351,6 +382,21 @@ mod tests {
                 )
             }
             other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn comb_backward_equals_reverse_forward_reverse() {
+        let c = Comb::new(50.0, 3.0, 1000.0).unwrap();
+        for n in [0usize, 1, 19, 20, 21, 137, 400] {
+            let x: Vec<f64> = (0..n).map(|i| ((i * 37 % 23) as f64) - 11.0).collect();
+            let mut want = vec![0.0; n];
+            let rev: Vec<f64> = x.iter().rev().copied().collect();
+            c.run(&rev, &mut want);
+            want.reverse();
+            let mut got = vec![0.0; n];
+            c.run_backward(&x, &mut got);
+            assert_eq!(got, want, "n = {n}");
         }
     }
 

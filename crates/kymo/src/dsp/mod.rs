@@ -482,14 +482,12 @@ impl Filter {
         };
         let pc = c.default_padlen().min(n.saturating_sub(1));
         sos::odd_extend(&scratch.ext[pad..pad + n], pc, &mut scratch.a);
-        scratch.b.clear();
+        // Every element is written by `run`, so stale contents need no clearing.
         scratch.b.resize(scratch.a.len(), 0.0);
         c.run(&scratch.a, &mut scratch.b);
-        // Backward pass: filter the time-reversed forward output; it starts in the steady
-        // state for its first value, the forward output's last (scipy's `zi * y[-1]`).
-        scratch.b.reverse();
-        c.run(&scratch.b, &mut scratch.a);
-        scratch.a.reverse();
+        // Backward pass, starting in the steady state for the forward output's last value
+        // (scipy's `zi * y[-1]`).
+        c.run_backward(&scratch.b, &mut scratch.a);
         &scratch.a[pc..pc + n]
     }
 

@@ -607,4 +607,4 @@ impl Iterator for Blocks {
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
-mod tests;
+pub(crate) mod tests;

@@ -8,8 +8,10 @@
 
 use super::*;
 
+// The seeded generator shared with the integration tests and benches (also used by the
+// detection unit tests, through this module: a file may be included only once per crate).
 #[path = "../../tests/common/rng.rs"]
-mod rng;
+pub(crate) mod rng;
 use rng::Rng;
 
 /// Largest relative difference allowed between the DF-I cascade and the oracles, both in

@@ -278,6 +278,9 @@ pub fn find(
     if cfg.movement_sigma > 0.0 && sigma > 0.0 {
         movement(raw, first, sigma, cfg, from, out, scratch);
     }
+    if out.len() == from {
+        return;
+    }
     // Widen by the margin and merge overlapping intervals of the same kind.
     for a in &mut out[from..] {
         a.start = a.start.saturating_sub(cfg.margin as u64);

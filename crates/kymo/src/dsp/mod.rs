@@ -168,6 +168,10 @@ impl Default for FilterConfig {
     }
 }
 
+/// Mains frequencies [`Filter::new`] accepts, in Hz (50 and 60 Hz grids, and aircraft
+/// 400 Hz supplies).
+pub const MAINS_RANGE_HZ: (f64, f64) = (20.0, 1000.0);
+
 /// Highest band-pass prototype order [`FilterConfig::check`] accepts.
 pub const MAX_FILTER_ORDER: usize = 12;
 
@@ -329,16 +333,22 @@ impl Scratch {
 
 impl Filter {
     /// Designs the filter for `cfg`, removing hum at `mains_hz` (see
-    /// [`ValidFilterConfig::mains_frequency`]) or none.
+    /// [`ValidFilterConfig::mains_frequency`]) or none. A mains frequency outside
+    /// [`MAINS_RANGE_HZ`] or not below Nyquist is ignored: far lower ones would need notches
+    /// (and block overlaps) longer than a recording.
     pub fn new(cfg: &ValidFilterConfig, mains_hz: Option<f64>) -> Filter {
         let rate = cfg.rate_hz;
+        let mains_hz = mains_hz.filter(|f| {
+            (MAINS_RANGE_HZ.0..=MAINS_RANGE_HZ.1).contains(f)
+                && *f + cfg.notch_bandwidth_hz < rate / 2.0
+        });
         let band = butter::design(
             cfg.order,
             Band::BandPass(cfg.high_pass_hz, cfg.low_pass_hz),
             rate,
         );
         let (sos, comb, notches_hz) = match mains_hz {
-            Some(f0) if f0 > 0.0 && f0 < rate / 2.0 => {
+            Some(f0) => {
                 match mains::hum_filter(
                     f0,
                     cfg.notch_bandwidth_hz,

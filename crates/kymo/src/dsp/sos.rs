@@ -10,14 +10,23 @@
 //! where transposed form II carries a multiply and two adds. In f64 its rounding noise
 //! (≈ 1e-16 times the noise gain of the poles) is far below the f32 output's precision.
 //! Sections run in groups of up to four as a wavefront (section `k` one sample behind
-//! section `k−1`), so the group's four recursions are independent at each step and share
-//! SIMD instructions, with all state in registers.
+//! section `k−1`), so the group's four recursions are independent at each step and overlap
+//! in the CPU's pipelines, with all state in registers.
 //!
-//! The arithmetic cost is 9 flops (5 multiplies, 4 adds) per section per sample and
-//! direction: a 4th-order band-pass (4 sections) run forward and backward costs 72 flops
-//! per sample. Scalar, with two f64 add and two multiply pipes, that is ≥ 18 cycles per
-//! sample (≈ 145 M samples/s at 2.6 GHz) before any other work; see [`run_group`] for how
-//! the sections share SIMD instructions to get below that.
+//! # Cost per sample
+//!
+//! A section costs 9 flops (5 multiplies, 4 adds) per sample and direction; scaled to
+//! `b0 = 1` (as the four-section kernel does) it costs 8. A 4th-order band-pass is 4 sections, run forward and
+//! backward: 2 × (4 × 8 + 1) = 66 flops per sample. With two f64 multiply and two add pipes
+//! (AMD Zen 4; SSE2 scalar code, the baseline x86-64 target) that is at least 16.5 cycles per
+//! sample, ≈ 220 M samples/s at 3.7 GHz, as the arithmetic bound of scalar code; the
+//! loop-carried chain (one multiply and one subtract per section and step, 6 cycles) is
+//! shorter than the 8.25 cycles of arithmetic per step, so the code is throughput-bound, not
+//! latency-bound. Measured on that machine: ≈ 150 M samples/s for the band-pass alone
+//! (`benches/dsp.rs`). SIMD could halve the instruction count, but the compiler's automatic
+//! vectorisation of the lanes mixed them across registers and turned the lane hand-over into
+//! a 16-cycle chain (measured slower), and explicit intrinsics need `unsafe`, which the crate
+//! forbids; building with `-C target-cpu=native` (AVX2, FMA) lets the compiler do better.
 
 use super::complex::C64;
 
@@ -194,9 +203,9 @@ pub fn odd_extend<T: Copy + Into<f64>>(x: &[T], pad: usize, ext: &mut Vec<f64>) 
 ///
 /// The sections run as a wavefront: at step `t`, lane `k` computes section `k` at time
 /// `t − k`, taking as input lane `k−1`'s output of the previous step. All `K` lanes then do
-/// the same arithmetic at once on `[f64; K]` arrays, which the compiler turns into SIMD
-/// (two or four lanes per instruction), and the only loop-carried dependency left is each
-/// lane's own `a1·y[n−1]`. Every section computes exactly the same expression on the same
+/// the same arithmetic at once on `[f64; K]` arrays: independent work the CPU overlaps (and
+/// the compiler may vectorise), and the only loop-carried dependency left is each lane's
+/// own `a1·y[n−1]`. ([`run_four`] is the tuned version of this for the common case.) Every section computes exactly the same expression on the same
 /// values as a plain sample-by-sample cascade, so the result is bit-identical to one.
 /// Before time 0 each lane sees its steady-state input, so the steady-state start needs no
 /// special case: lane `k` at negative times reproduces its steady output.

@@ -18,6 +18,8 @@
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod detect;
+pub mod dsp;
 pub mod error;
 pub mod io;
 pub mod simulate;

@@ -34,7 +34,7 @@ use std::path::Path;
 use flate2::bufread::ZlibDecoder;
 
 use super::text::split_label_unit;
-use super::{check_read_range, Channel, Format, Header, OpenOptions, Segment, SignalReader};
+use super::{check_read_range, Channel, Format, Header, OpenOptions, SignalReader};
 use crate::{Error, Result};
 
 // Data types (the `type` of a data element tag).
@@ -1041,22 +1041,14 @@ impl MatReader {
             }
         }
         let es = elem_size(signal.ty).unwrap_or(1);
-        let header = Header {
-            format: Format::Mat,
-            path: path.to_path_buf(),
+        let header = Header::continuous(
+            Format::Mat,
+            path,
             channels,
-            start: None,
-            subject: None,
-            recording: None,
-            annotations: Vec::new(),
-            segments: vec![Segment {
-                stored_start_s: 0.0,
-                onset_s: 0.0,
-                duration_s: n_samples as f64 / rate,
-            }],
+            n_samples as f64 / rate,
             comments,
             warnings,
-        };
+        );
         Ok(MatReader {
             header,
             file,

@@ -203,6 +203,35 @@ pub struct Header {
 }
 
 impl Header {
+    /// The header of a continuous recording from a format without start time, subject,
+    /// recording fields or annotations (WAV, delimited text, MAT): one segment of
+    /// `duration_s` seconds.
+    pub fn continuous(
+        format: Format,
+        path: &Path,
+        channels: Vec<Channel>,
+        duration_s: f64,
+        comments: Vec<String>,
+        warnings: Vec<String>,
+    ) -> Header {
+        Header {
+            format,
+            path: path.to_path_buf(),
+            channels,
+            start: None,
+            subject: None,
+            recording: None,
+            annotations: Vec::new(),
+            segments: vec![Segment {
+                stored_start_s: 0.0,
+                onset_s: 0.0,
+                duration_s,
+            }],
+            comments,
+            warnings,
+        }
+    }
+
     /// Length in seconds of the longest channel (stored time, gaps excluded).
     pub fn duration_s(&self) -> f64 {
         self.channels

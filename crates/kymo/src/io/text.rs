@@ -34,7 +34,7 @@ use std::path::Path;
 
 use csv::{ByteRecord, Position};
 
-use super::{check_read_range, Channel, Format, Header, OpenOptions, Segment, SignalReader};
+use super::{check_read_range, Channel, Format, Header, OpenOptions, SignalReader};
 use crate::{Error, Result};
 
 /// One index entry per this many data rows (see the module docs for the memory cost).
@@ -332,22 +332,14 @@ impl TextReader {
                 }
             })
             .collect();
-        let header = Header {
-            format: Format::Csv,
-            path: path.to_path_buf(),
+        let header = Header::continuous(
+            Format::Csv,
+            path,
             channels,
-            start: None,
-            subject: None,
-            recording: None,
-            annotations: Vec::new(),
-            segments: vec![Segment {
-                stored_start_s: 0.0,
-                onset_s: 0.0,
-                duration_s: rows as f64 / rate,
-            }],
+            rows as f64 / rate,
             comments,
             warnings,
-        };
+        );
         Ok(TextReader {
             header,
             rdr,

@@ -25,7 +25,7 @@ use std::io::Cursor;
 use std::os::unix::fs::FileExt;
 use std::path::Path;
 
-use super::{check_read_range, Channel, Format, Header, OpenOptions, Segment, SignalReader};
+use super::{check_read_range, Channel, Format, Header, OpenOptions, SignalReader};
 use crate::{Error, Result};
 
 /// Bytes read from the data chunk per positioned read (rounded down to whole frames,
@@ -171,22 +171,14 @@ impl WavReader {
                 prefilter: None,
             })
             .collect();
-        let header = Header {
-            format: Format::Wav,
-            path: path.to_path_buf(),
+        let header = Header::continuous(
+            Format::Wav,
+            path,
             channels,
-            start: None,
-            subject: None,
-            recording: None,
-            annotations: Vec::new(),
-            segments: vec![Segment {
-                stored_start_s: 0.0,
-                onset_s: 0.0,
-                duration_s: frames as f64 / rate,
-            }],
-            comments: Vec::new(),
+            frames as f64 / rate,
+            Vec::new(),
             warnings,
-        };
+        );
         Ok(WavReader {
             header,
             file,

@@ -19,7 +19,9 @@
 #![warn(missing_docs)]
 
 pub mod error;
+pub mod eval;
 pub mod io;
+pub mod pattern;
 pub mod simulate;
 
 pub use error::{Error, Result};

@@ -24,10 +24,12 @@
 //!    median interval (for an irregular, Poisson-like train: beyond its exponential tail).
 //! 4. **Always**: an interval above `max_isi_s` (3 s) breaks, and so does an interval
 //!    that spans an artefact (what happened inside is unknown; the classifier joins the
-//!    two sides again when they are the same train). Would-be breaks that form a
-//!    regular run (`regular_run_min` or more in a row, each within
-//!    `regular_run_tolerance` of the last) are a slower regular stretch — the second rate
-//!    of a complex repetitive discharge, say — and do not break.
+//!    two sides again when they are the same train). A would-be break as long as the
+//!    steady firing on one side of it (that side's median over `slow_window` intervals
+//!    reaches the threshold, within `slow_tolerance`) is a slower stretch — the second
+//!    rate of a complex repetitive discharge, say — and does not break. When nearly all
+//!    would-be breaks inside steady firing are 2× or 3× its intervals, they are missed
+//!    potentials and do not break either.
 //! 5. **Bursting trains** (a valley was kept): a short segment (`contrast_max_s`,
 //!    `contrast_max_potentials`) is
 //!    also cut at an interval `min_jump_ratio` times both its neighbours — two bursts
@@ -329,24 +331,44 @@ pub(crate) fn segment(tr: &Train, cfg: &SegmentationConfig) -> (Split, Vec<Segme
             !hard[i] && (th.is_some_and(|th| e >= th) || gap.is_some_and(|g| e >= g))
         })
         .collect();
-    // Regular runs of would-be breaks do not break.
-    let mut i = 0;
-    while i < n - 1 {
-        if !soft[i] {
-            i += 1;
-            continue;
-        }
-        let mut j = i + 1;
-        while j < n - 1 && soft[j] && {
-            let (p, q) = (tr.isi(j - 1), tr.isi(j));
-            p.max(q) <= (1.0 + cfg.regular_run_tolerance) * p.min(q)
-        } {
-            j += 1;
-        }
-        if j - i >= cfg.regular_run_min {
-            soft[i..j].iter_mut().for_each(|s| *s = false);
-        }
-        i = j;
+    // Slow steady firing: a would-be break that is as long as the firing on one side of
+    // it (that side's median interval reaches the threshold that flagged it), alone or
+    // with a neighbour (split by a stray potential), is part of a slower stretch — the
+    // second rate of a complex repetitive discharge, say — and does not break.
+    let slow: Vec<usize> = (0..n - 1)
+        .filter(|&i| soft[i])
+        .filter(|&i| {
+            let e = tr.isi(i);
+            let flag = match th {
+                Some(t) if e >= t => t,
+                _ => gap.unwrap_or(e),
+            };
+            let tol = 1.0 + cfg.slow_tolerance;
+            let side = |it: &mut dyn Iterator<Item = usize>| {
+                let v: Vec<f64> = it
+                    .take(cfg.slow_window)
+                    .filter(|&j| !hard[j])
+                    .map(|j| tr.isi(j))
+                    .collect();
+                let Some(m) = (v.len() >= SLOW_MIN_SIDE)
+                    .then(|| stats::median(&v))
+                    .flatten()
+                else {
+                    return false;
+                };
+                let steady = v.iter().filter(|&&x| x <= m * tol && x * tol >= m).count();
+                // The interval itself, or with a neighbour (a stray potential split one
+                // interval in two), is one interval of that firing.
+                let like = |x: f64| x <= m * tol && x * tol >= m;
+                let split = (i > 0 && !hard[i - 1] && like(e + tr.isi(i - 1)))
+                    || (i + 2 < n && !hard[i + 1] && like(e + tr.isi(i + 1)));
+                steady >= SLOW_MIN_SIDE && m * tol >= flag && (like(e) || split)
+            };
+            side(&mut (0..i).rev()) || side(&mut (i + 1..n - 1))
+        })
+        .collect();
+    for i in slow {
+        soft[i] = false;
     }
     // Missed potentials: when nearly all would-be breaks inside steady firing are 2 or 3
     // intervals long, the train is regular and lost potentials; those breaks are bridged.
@@ -395,6 +417,11 @@ pub(crate) fn segment(tr: &Train, cfg: &SegmentationConfig) -> (Split, Vec<Segme
     out.push(Segment { a, b: n });
     (split, out)
 }
+
+/// Intervals of a side's window that must lie within `slow_tolerance` of the window's
+/// median to call the firing there slow and steady (kymo: three of five allows a stray
+/// and a missed potential nearby; five Poisson intervals pass only 1 % of the time).
+const SLOW_MIN_SIDE: usize = 3;
 
 /// An interval shorter than this fraction of the one before it is taken for one split by
 /// a stray potential when judging burst ends (kymo: intraburst intervals change far less

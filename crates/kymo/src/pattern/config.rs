@@ -113,12 +113,13 @@ pub struct SegmentationConfig {
     /// within-train rate of the brief is 0.5 Hz for fibrillations, 2 s, plus 50 % for
     /// slowing and jitter).
     pub max_isi_s: f64,
-    /// Consecutive would-be breaks this many or more, each within
-    /// `regular_run_tolerance` of the one before, are a slow regular stretch (e.g. after
-    /// an abrupt rate change of a complex repetitive discharge) and do not break. Default 4.
-    pub regular_run_min: usize,
-    /// See `regular_run_min`. Default 0.2 (kymo).
-    pub regular_run_tolerance: f64,
+    /// A would-be break is part of slower steady firing, not a break, when the median of
+    /// the `slow_window` intervals on one side of it reaches the threshold and the
+    /// interval lies within `slow_tolerance` of it (e.g. after an abrupt rate change of a
+    /// complex repetitive discharge). Default 5 (kymo).
+    pub slow_window: usize,
+    /// See `slow_window`. Default 0.2 (kymo).
+    pub slow_tolerance: f64,
     /// A segment is sustained (a candidate for multi-unit activity) with at least this
     /// many potentials. Default 4 (kymo).
     pub sustained_potentials: usize,
@@ -145,8 +146,8 @@ impl Default for SegmentationConfig {
             contrast_max_s: 1.0,
             contrast_max_potentials: 20,
             max_isi_s: 3.0,
-            regular_run_min: 4,
-            regular_run_tolerance: 0.2,
+            slow_window: 5,
+            slow_tolerance: 0.2,
             sustained_potentials: 4,
             sustained_s: 0.3,
             join_s: 0.25,
@@ -481,8 +482,8 @@ pub struct CrampRule {
     /// Median per-unit rate, Hz. Default [5, 30] (brief: the measured series 6–25 Hz,
     /// widened by kymo).
     pub unit_rate_hz: Range,
-    /// Median per-unit interval CV (doublet intervals excluded). Default [0.3, 0.8]
-    /// (brief: ~45 %).
+    /// Median per-unit local interval jitter (median CV2, doublet intervals excluded).
+    /// Default [0.3, 0.8] (brief: interval CV ~45 %).
     pub unit_cv: Range,
 }
 
@@ -504,7 +505,9 @@ pub struct VoluntaryRule {
     /// Median per-unit rate, Hz. Default [5, 25] (brief: 5–7 Hz at recruitment, 10–20 Hz
     /// and more with force).
     pub unit_rate_hz: Range,
-    /// Median per-unit interval CV. Default [0.08, 0.3] (brief 0.1–0.2, widened by kymo).
+    /// Median per-unit local interval jitter (median CV2, ≈ 0.95 × the CV of steady
+    /// firing). Default [0.05, 0.3] (brief: CV 0.1–0.2, widened by kymo: decomposed units of
+    /// a real gentle contraction, the openhdemg test file, have a median CV2 of 0.09).
     pub unit_cv: Range,
     /// Fewest units (supporting). Default 2 (brief: units are recruited as force rises).
     pub min_units: f64,
@@ -518,7 +521,7 @@ impl Default for VoluntaryRule {
     fn default() -> Self {
         VoluntaryRule {
             unit_rate_hz: [5.0, 25.0],
-            unit_cv: [0.08, 0.3],
+            unit_cv: [0.05, 0.3],
             min_units: 2.0,
             max_recruitment_ratio: 10.0,
         }
@@ -723,19 +726,16 @@ impl PatternConfig {
             ));
         }
         Check::non_negative("segmentation.contrast_max_s", s.contrast_max_s)?;
-        if s.regular_run_min < 2 {
+        if s.slow_window < 3 {
             return Err(Check::err(
-                "segmentation.regular_run_min",
+                "segmentation.slow_window",
                 format!(
-                    "= {} must be at least 2 (a run needs two intervals)",
-                    s.regular_run_min
+                    "= {} must be at least 3 (a median needs three intervals)",
+                    s.slow_window
                 ),
             ));
         }
-        Check::fraction(
-            "segmentation.regular_run_tolerance",
-            s.regular_run_tolerance,
-        )?;
+        Check::fraction("segmentation.slow_tolerance", s.slow_tolerance)?;
         if s.sustained_potentials < 2 {
             return Err(Check::err(
                 "segmentation.sustained_potentials",
@@ -925,8 +925,8 @@ mod tests {
             ("segmentation.bin_decades", |c| {
                 c.segmentation.bin_decades = 2.0
             }),
-            ("segmentation.regular_run_min", |c| {
-                c.segmentation.regular_run_min = 1
+            ("segmentation.slow_window", |c| {
+                c.segmentation.slow_window = 1
             }),
             ("scoring.margin", |c| c.scoring.margin = 0.5),
             ("scoring.edge", |c| c.scoring.edge = 0.0),

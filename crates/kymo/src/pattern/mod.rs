@@ -568,21 +568,24 @@ pub fn analyze_channel(
     segs.sort_by(|a, b| a.first.total_cmp(&b.first).then(a.tr.cmp(&b.tr)));
 
     // Co-active units of sustained segments.
+    // (segs are sorted by first potential: a sweep finds every overlapping pair.)
     let sustained: Vec<usize> = (0..segs.len()).filter(|&i| segs[i].sustained).collect();
-    for &i in &sustained {
-        let mut others: Vec<usize> = Vec::new();
-        for &j in &sustained {
-            if j != i
-                && segs[j].tr != segs[i].tr
-                && segs[j].first <= segs[i].last
-                && segs[j].last >= segs[i].first
-            {
-                others.push(segs[j].tr);
+    let mut others: Vec<Vec<usize>> = vec![Vec::new(); sustained.len()];
+    for (x, &i) in sustained.iter().enumerate() {
+        for (y, &j) in sustained.iter().enumerate().skip(x + 1) {
+            if segs[j].first > segs[i].last {
+                break;
+            }
+            if segs[j].tr != segs[i].tr {
+                others[x].push(segs[j].tr);
+                others[y].push(segs[i].tr);
             }
         }
-        others.sort_unstable();
-        others.dedup();
-        segs[i].f.coactive_units = Some(others.len() as u32);
+    }
+    for (x, &i) in sustained.iter().enumerate() {
+        others[x].sort_unstable();
+        others[x].dedup();
+        segs[i].f.coactive_units = Some(others[x].len() as u32);
     }
 
     for s in &mut segs {
@@ -591,6 +594,14 @@ pub fn analyze_channel(
 
     let mut discharges = Vec::new();
     episodes(&mut segs, &trains, &arts, cfg, &mut discharges);
+    // Fasciculations are judged at rest: a unit that takes part in voluntary or cramp
+    // activity in this recording is not called fasciculating.
+    let mut in_episode: Vec<u32> = discharges
+        .iter()
+        .flat_map(|d| d.units.iter().copied())
+        .collect();
+    in_episode.sort_unstable();
+    in_episode.dedup();
 
     let mut stray = 0u64;
     for s in segs.iter().filter(|s| !s.episode) {
@@ -600,7 +611,9 @@ pub fn analyze_channel(
             class: r.class,
             score: r.score,
         });
-        let unclassified = best.score < cfg.scoring.min_score;
+        let unclassified = best.score < cfg.scoring.min_score
+            || (best.class == DischargeClass::Fasciculation
+                && in_episode.binary_search(&tr.unit.id).is_ok());
         if unclassified && s.seg.len() < 2 {
             stray += 1;
             continue;

@@ -22,7 +22,7 @@
 //!    smoothed histogram merges); failing that (a unimodal histogram, or too few
 //!    intervals), an interval breaks the train only if it is `gap_factor` (10) times the
 //!    median interval (for an irregular, Poisson-like train: beyond its exponential tail).
-//! 4. **Always**: an interval above `max_isi_s` (3 s) breaks, and so does an interval
+//! 4. **Always**: an interval above `max_isi_s` (5 s) breaks, and so does an interval
 //!    that spans an artefact (what happened inside is unknown; the classifier joins the
 //!    two sides again when they are the same train). A would-be break as long as the
 //!    steady firing on one side of it (that side's median over `slow_window` intervals
@@ -32,8 +32,9 @@
 //!    potentials and do not break either.
 //! 5. **Bursting trains** (a valley was kept): a short segment (`contrast_max_s`,
 //!    `contrast_max_potentials`) is
-//!    also cut at an interval `min_jump_ratio` times both its neighbours — two bursts
-//!    whose gap happened to fall below the threshold.
+//!    also cut at an interval `min_jump_ratio` times both its neighbours (and not 2× or
+//!    3× them, a missed potential) — two bursts whose gap happened to fall below the
+//!    threshold.
 //!
 //! A segment is a maximal stretch of potentials without a break: a single (one
 //! potential), a burst or a run. What it is clinically is decided by the classifier, with
@@ -266,6 +267,26 @@ fn missed_potentials(short: &[f64], long: &[f64], tol: f64) -> bool {
     near as f64 >= MIN_NEAR_MULTIPLE * long.len() as f64
 }
 
+/// Like [`missed_potentials`], with each long interval compared with the firing around it
+/// (a drifting rate, as a slowing fibrillation's, moves the global interval): few long
+/// intervals, and nearly all of them inside steady firing and 2× or 3× it.
+fn locally_missed(tr: &Train, th: f64, total: usize, tol: f64) -> bool {
+    /// As in [`missed_potentials`].
+    const MAX_LONG_SHARE: f64 = 0.25;
+    let long: Vec<usize> = (0..tr.len().saturating_sub(1))
+        .filter(|&i| !tr.censored(i) && tr.isi(i) >= th)
+        .collect();
+    if long.is_empty() || long.len() as f64 > MAX_LONG_SHARE * total as f64 {
+        return false;
+    }
+    let near = long
+        .iter()
+        .filter_map(|&i| missed_ratio(tr, i))
+        .filter(|&r| [2.0, 3.0].iter().any(|k| (r / k - 1.0).abs() <= tol))
+        .count();
+    near as f64 >= MIN_NEAR_MULTIPLE * long.len() as f64
+}
+
 /// Cuts `tr` into segments; returns how it split and the segments in time order.
 pub(crate) fn segment(tr: &Train, cfg: &SegmentationConfig) -> (Split, Vec<Segment>) {
     let n = tr.len();
@@ -311,7 +332,9 @@ pub(crate) fn segment(tr: &Train, cfg: &SegmentationConfig) -> (Split, Vec<Segme
                 jump.unwrap_or(0.0),
                 cfg.min_jump_ratio
             ));
-        } else if missed_potentials(&short, &long, cfg.missed_tolerance) {
+        } else if missed_potentials(&short, &long, cfg.missed_tolerance)
+            || locally_missed(tr, v.threshold_s, all.len(), cfg.missed_tolerance)
+        {
             split.rejected = Some(format!(
                 "valley at {:.0} ms rejected: the long intervals are 2× or 3× the regular interval (missed potentials)",
                 v.threshold_s * 1e3
@@ -501,7 +524,12 @@ fn contrast_cuts(tr: &Train, a: usize, b: usize, cfg: &SegmentationConfig, brk: 
             continue;
         }
         let (l, m, r) = (tr.isi(i - 1), tr.isi(i), tr.isi(i + 1));
-        if m >= cfg.min_jump_ratio * l.max(r) {
+        // 2× or 3× the intervals around it is a missed potential, not a gap.
+        let ratio = m / ((l + r) / 2.0);
+        let missed = [2.0, 3.0]
+            .iter()
+            .any(|k| (ratio / k - 1.0).abs() <= cfg.missed_tolerance);
+        if m >= cfg.min_jump_ratio * l.max(r) && !missed {
             *cut = true;
         }
     }

@@ -477,12 +477,7 @@ pub(crate) fn score_segment(f: &Features, u: &UnitInput, cfg: &PatternConfig) ->
             c.interval_ms[1],
             true,
         );
-        r.at_least(
-            "group recurrence CV",
-            f.recurrence_cv,
-            c.min_group_cv,
-            false,
-        );
+        r.at_least("group recurrence CV", f.recurrence_cv, c.min_group_cv, true);
         r.at_least(
             "unit's share in doublet groups",
             f.unit_grouped_share,
@@ -621,6 +616,12 @@ pub(crate) fn score_episode(f: &Features, e: EpisodeStats, cfg: &PatternConfig) 
             c.max_recruitment_ratio,
             false,
         );
+        r.at_most(
+            "share of units waxing and waning",
+            f.waxing_waning_share,
+            c.max_waxing_waning_share,
+            false,
+        );
         out.push(r.finish(C::Voluntary));
     }
     {
@@ -640,6 +641,12 @@ pub(crate) fn score_episode(f: &Features, e: EpisodeStats, cfg: &PatternConfig) 
             c.unit_cv[0],
             c.unit_cv[1],
             true,
+        );
+        r.at_most(
+            "share of units waxing and waning",
+            f.waxing_waning_share,
+            cfg.voluntary.max_waxing_waning_share,
+            false,
         );
         out.push(r.finish(C::Cramp));
     }

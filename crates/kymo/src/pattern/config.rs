@@ -37,7 +37,7 @@ pub struct PatternConfig {
     pub segmentation: SegmentationConfig,
     /// How rules turn features into scores and confidences.
     pub scoring: ScoringConfig,
-    /// Trend shapes (waning, waxing–waning, flat) and modulation.
+    /// Trend shapes (waning, waxing–waning, flat).
     pub trend: TrendConfig,
     /// Myokymic discharges, burst form.
     pub myokymic: MyokymicRule,
@@ -109,9 +109,9 @@ pub struct SegmentationConfig {
     pub contrast_max_s: f64,
     /// See `contrast_max_s`. Default 20 (kymo).
     pub contrast_max_potentials: usize,
-    /// Any interval longer than this ends a segment, s. Default 3 (kymo: the slowest
-    /// within-train rate of the brief is 0.5 Hz for fibrillations, 2 s, plus 50 % for
-    /// slowing and jitter).
+    /// Any interval longer than this ends a segment, s. Default 5 (kymo: the slowest
+    /// within-train rate of the brief is 0.5 Hz for fibrillations, 2 s; one missed
+    /// potential doubles that, plus 25 % for slowing and jitter).
     pub max_isi_s: f64,
     /// A would-be break is part of slower steady firing, not a break, when the median of
     /// the `slow_window` intervals on one side of it reaches the threshold and the
@@ -145,7 +145,7 @@ impl Default for SegmentationConfig {
             irregular_false_split: 0.01,
             contrast_max_s: 1.0,
             contrast_max_potentials: 20,
-            max_isi_s: 3.0,
+            max_isi_s: 5.0,
             slow_window: 5,
             slow_tolerance: 0.2,
             sustained_potentials: 4,
@@ -191,7 +191,7 @@ impl Default for ScoringConfig {
     }
 }
 
-/// Trend shapes and modulation.
+/// Trend shapes inside a discharge.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct TrendConfig {
@@ -202,9 +202,6 @@ pub struct TrendConfig {
     pub min_curvature_gain: f64,
     /// …and its vertex lies inside this part of the discharge. Default [0.15, 0.85] (kymo).
     pub vertex: Range,
-    /// Mean crossings of the smoothed rate count only beyond ± this fraction of the mean
-    /// (hysteresis against jitter). Default 0.08 (kymo).
-    pub hysteresis: f64,
 }
 
 impl Default for TrendConfig {
@@ -213,7 +210,6 @@ impl Default for TrendConfig {
             flat_change: 0.1,
             min_curvature_gain: 0.1,
             vertex: [0.15, 0.85],
-            hysteresis: 0.08,
         }
     }
 }
@@ -268,16 +264,18 @@ pub struct ContinuousMyokymicRule {
     /// Shortest continuous train, s. Default 3 (kymo, after the brief's "activity counts
     /// when it lasts > 3 s").
     pub min_duration_s: f64,
-    /// Smallest modulation depth (half the P90–P10 spread of the smoothed rate, or of the
-    /// amplitude, over their sum). Default 0.15 (kymo).
+    /// Smallest depth of the periodic modulation of rate or amplitude (the fitted
+    /// sinusoid's amplitude over the mean, from the Lomb–Scargle periodogram; see
+    /// `Features::rate_modulation`). Default 0.15 (kymo).
     pub min_modulation: f64,
     /// Waxing/waning frequency, Hz. Default [0.1, 10] (brief: the recurrence range).
     pub modulation_hz: Range,
     /// Fewest waxing/waning cycles in the train. Default 3 (kymo: one rise and fall is a
     /// contraction, not an undulation).
     pub min_cycles: f64,
-    /// Highest local interval jitter (median CV2, supporting). Default 0.1 (kymo:
-    /// voluntary firing has 0.1–0.2).
+    /// Highest local interval jitter (median CV2, which here also holds the interval
+    /// changes of a fast waxing and waning). Default 0.3 (kymo: cramp firing, interval CV
+    /// ~0.45 in the brief, is not a myokymic train).
     pub max_jitter: f64,
 }
 
@@ -289,7 +287,7 @@ impl Default for ContinuousMyokymicRule {
             min_modulation: 0.15,
             modulation_hz: [0.1, 10.0],
             min_cycles: 3.0,
-            max_jitter: 0.1,
+            max_jitter: 0.3,
         }
     }
 }
@@ -329,8 +327,9 @@ pub struct DoubletRule {
     pub potentials: Range,
     /// Every interval inside the group, ms. Default [2, 20] (brief).
     pub interval_ms: Range,
-    /// Lowest robust CV of the group-to-group interval (supporting: "irregularly").
-    /// Default 0.5 (kymo).
+    /// Lowest robust CV of the group-to-group interval (brief: "the group itself firing
+    /// irregularly"; groups that recur semi-rhythmically are myokymic bursts). Default 0.5
+    /// (kymo: a Poisson process gives ≈ 1).
     pub min_group_cv: f64,
     /// Lowest share of the unit's potentials in doublet-like groups (see
     /// `fasciculation.max_grouped_share`; two close potentials of a unit that otherwise
@@ -515,6 +514,11 @@ pub struct VoluntaryRule {
     /// (supporting). Default 10 (brief: about 5 normally; kymo allows twice that, since
     /// one needle sees only some of the recruited units).
     pub max_recruitment_ratio: f64,
+    /// Highest share of the units whose trains wax and wane rhythmically, as
+    /// `myokymic_continuous` defines it (`min_modulation`, `min_cycles`) (supporting, for
+    /// voluntary activity and cramps alike: their rates follow the force or fire
+    /// irregularly, they do not undulate; brief). Default 0.5 (kymo).
+    pub max_waxing_waning_share: f64,
 }
 
 impl Default for VoluntaryRule {
@@ -524,6 +528,7 @@ impl Default for VoluntaryRule {
             unit_cv: [0.05, 0.3],
             min_units: 2.0,
             max_recruitment_ratio: 10.0,
+            max_waxing_waning_share: 0.5,
         }
     }
 }
@@ -773,7 +778,6 @@ impl PatternConfig {
                 ),
             ));
         }
-        Check::fraction("trend.hysteresis", t.hysteresis)?;
 
         let m = &self.myokymic;
         Check::range("myokymic.potentials", m.potentials)?;
@@ -855,6 +859,16 @@ impl PatternConfig {
         Check::range("voluntary.unit_cv", v.unit_cv)?;
         Check::positive("voluntary.min_units", v.min_units)?;
         Check::positive("voluntary.max_recruitment_ratio", v.max_recruitment_ratio)?;
+        Check::fraction(
+            "voluntary.max_waxing_waning_share",
+            v.max_waxing_waning_share,
+        )?;
+        if v.max_waxing_waning_share == 0.0 {
+            return Err(Check::err(
+                "voluntary.max_waxing_waning_share",
+                "= 0 must be positive",
+            ));
+        }
 
         let r = &self.regular;
         Check::range("regular.rate_hz", r.rate_hz)?;

@@ -4,8 +4,9 @@
 //! spread of the instantaneous rate, interval statistics (CV, robust CV, and the local
 //! jitter — the median CV2 of successive intervals, Holt et al. 1996), rate and amplitude
 //! trends inside the segment (a line and a parabola fitted against normalised time),
-//! onset and offset abruptness, slow modulation (depth, frequency and cycles of the
-//! waxing and waning), and the unit's context: its burst recurrence rate and regularity,
+//! onset and offset abruptness, periodic modulation of rate and amplitude (depth,
+//! frequency and cycles of the waxing and waning, from the Lomb–Scargle periodogram), and
+//! the unit's context: its burst recurrence rate and regularity,
 //! its overall rate and irregularity, and how many other units fire sustained trains at
 //! the same time. Multi-unit episodes (voluntary activity, cramps) add per-unit rates,
 //! local CVs and the spread of the units' onsets.
@@ -130,17 +131,19 @@ pub struct Features {
     /// Rate over the last intervals relative to the median rate.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub offset_ratio: Option<f64>,
-    /// Depth of the slow rate modulation: (P90 − P10) / (P90 + P10) of the 3-point
-    /// smoothed instantaneous rate.
+    /// Depth of the periodic (waxing and waning) rate modulation: the amplitude of the
+    /// sinusoid fitted at the Lomb–Scargle periodogram's significant peak over the mean
+    /// rate (a rate `r·(1 + d·sin(2πft))` gives ≈ d), 0 when no peak is significant
+    /// (jitter, a single ramp). Trains of at least 1 s and 10 intervals only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rate_modulation: Option<f64>,
-    /// The same for the amplitude.
+    /// The same for the potentials' amplitude.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub amplitude_modulation: Option<f64>,
-    /// Waxing/waning cycles of the smoothed rate (from its hysteresis crossings of the mean).
+    /// Waxing/waning cycles: the modulation frequency times the duration (0 without one).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub modulation_cycles: Option<f64>,
-    /// Cycles per second, Hz.
+    /// The modulation frequency (of the rate, else of the amplitude), Hz.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub modulation_hz: Option<f64>,
     /// Median peak-to-peak amplitude, µV.
@@ -188,6 +191,10 @@ pub struct Features {
     /// Episode: median over units of the rate of their first interval, Hz.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub first_rate_hz: Option<f64>,
+    /// Episode: share of the units whose trains wax and wane rhythmically (modulation and
+    /// cycles as `myokymic_continuous` asks).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waxing_waning_share: Option<f64>,
     /// Episode: the lowest and highest per-unit mean rate, Hz.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unit_rate_range_hz: Option<[f64; 2]>,
@@ -231,6 +238,7 @@ impl Features {
             coactive_units: None,
             in_rhythm: None,
             onset_spread_s: None,
+            waxing_waning_share: None,
             first_rate_hz: None,
             unit_rate_range_hz: None,
         }
@@ -283,75 +291,171 @@ pub(crate) fn trend(x: &[f64], y: &[f64], cfg: &TrendConfig) -> Option<TrendFit>
     Some(TrendFit { shape, change })
 }
 
-/// 3-point centred moving average (ends kept).
-fn smooth3(y: &[f64]) -> Vec<f64> {
-    (0..y.len())
-        .map(|i| {
-            if i == 0 || i + 1 == y.len() {
-                y[i]
-            } else {
-                (y[i - 1] + y[i] + y[i + 1]) / 3.0
-            }
-        })
+/// `y` with values beyond `CLIP` robust standard deviations of its median pulled in to
+/// that bound, so a few stray or missed potentials (rates far off the firing) neither
+/// swamp the variance nor fake a modulation (kymo).
+fn winsorized(y: &[f64]) -> Vec<f64> {
+    /// Robust standard deviations kept (kymo: a ±50 % waxing and waning stays inside).
+    const CLIP: f64 = 4.0;
+    let Some(med) = stats::median(y) else {
+        return y.to_vec();
+    };
+    let dev: Vec<f64> = y.iter().map(|v| (v - med).abs()).collect();
+    let s = stats::median(&dev).unwrap_or(0.0) * stats::MAD_TO_SD;
+    if s <= 0.0 {
+        return y.to_vec();
+    }
+    y.iter()
+        .map(|v| v.clamp(med - CLIP * s, med + CLIP * s))
         .collect()
 }
 
-/// The instantaneous rates without outliers: a rate more than `OUTLIER` times off the
-/// median of its 5-point neighbourhood (a stray potential splitting an interval, or a
-/// missed one doubling it) is left out, so modulation is measured on the steady firing.
-fn steady_rates(rate: &[f64]) -> Vec<f64> {
-    /// Factor beyond which a rate is an outlier (kymo: a waxing and waning rate never
-    /// changes by 1.6× within two intervals).
-    const OUTLIER: f64 = 1.6;
-    (0..rate.len())
-        .filter(|&i| {
-            let lo = i.saturating_sub(2);
-            let hi = (i + 3).min(rate.len());
-            stats::median(&rate[lo..hi])
-                .is_none_or(|m| rate[i] <= OUTLIER * m && rate[i] * OUTLIER >= m)
-        })
-        .map(|i| rate[i])
-        .collect()
+/// A periodic modulation found by the Lomb–Scargle periodogram.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Periodic {
+    /// Frequency, Hz.
+    pub freq_hz: f64,
+    /// Amplitude of the fitted sinusoid over the mean (a series `m·(1 + d·sin)` gives d).
+    pub depth: f64,
 }
 
-/// `(P90 − P10) / (P90 + P10)`.
-fn depth(y: &[f64]) -> Option<f64> {
-    let s = stats::sorted(y);
-    let (p10, p90) = (
-        stats::quantile_sorted(&s, 0.1)?,
-        stats::quantile_sorted(&s, 0.9)?,
-    );
-    (p10 + p90 > 0.0).then(|| (p90 - p10) / (p90 + p10))
-}
+/// Window of the periodogram, s (kymo: at least two cycles of the slowest modulation of
+/// the brief's range, 0.1 Hz; longer trains are cut into half-overlapping windows so a
+/// drifting modulation rate stays coherent within each).
+const PERIODOGRAM_WINDOW_S: f64 = 20.0;
+/// Frequency oversampling: the grid step is 1 / (this × window) (kymo; a peak is 1/window
+/// wide, so 4 points across it find its top within a few per cent).
+const PERIODOGRAM_OVERSAMPLE: f64 = 4.0;
+/// False-alarm probability of a window's peak (kymo).
+const PERIODOGRAM_ALPHA: f64 = 0.01;
 
-/// Waxing/waning cycles of `y`: crossings between the bands above and below its mean
-/// (± `h` × mean); k cycles cross 2k − 1 times.
-fn cycles(y: &[f64], h: f64) -> Option<f64> {
-    let m = stats::mean(y)?;
-    let (up, down) = (m * (1.0 + h), m * (1.0 - h));
-    let mut state = 0i8;
-    let mut crossings = 0usize;
-    for &v in y {
-        let s = if v > up {
-            1
-        } else if v < down {
-            -1
-        } else {
-            0
-        };
-        if s != 0 && s != state {
-            if state != 0 {
-                crossings += 1;
-            }
-            state = s;
+/// The periodic modulation of `y` sampled at times `t` (s), in the band `band` (Hz), if
+/// significant: the Lomb–Scargle periodogram (N. R. Lomb, "Least-squares frequency
+/// analysis of unequally spaced data", Astrophys. Space Sci. 39:447–462, 1976; J. D.
+/// Scargle, "Studies in astronomical time series analysis II", Astrophys. J.
+/// 263:835–853, 1982) of each window, after removing its mean and linear trend. Its
+/// normalised power is exponential with mean 1 for white jitter, so a window's peak is
+/// significant when it exceeds `ln(M / α)` for M independent frequencies (the band's width
+/// times the window, α = 0.01). The modulation is found when at least half of the windows
+/// have a significant peak; its frequency and depth (the fitted sinusoid's amplitude over
+/// the window's mean) are the medians over those windows. Frequencies are limited to those
+/// with three cycles in a window and to a third of the sampling rate (the firing rate).
+pub(crate) fn periodic(t: &[f64], y: &[f64], band: [f64; 2]) -> Option<Periodic> {
+    let n = t.len().min(y.len());
+    if n < 10 {
+        return None;
+    }
+    let span = t[n - 1] - t[0];
+    let win = PERIODOGRAM_WINDOW_S.min(span);
+    if win <= 0.0 {
+        return None;
+    }
+    let mut starts = Vec::new();
+    let mut s0 = t[0];
+    loop {
+        starts.push(s0);
+        if s0 + win >= t[n - 1] {
+            break;
+        }
+        s0 = (s0 + win / 2.0).min(t[n - 1] - win);
+    }
+    let mut found: Vec<(f64, f64)> = Vec::new();
+    let mut windows = 0usize;
+    for &w0 in &starts {
+        let lo = t.partition_point(|&x| x < w0);
+        let hi = t.partition_point(|&x| x <= w0 + win);
+        if hi - lo < 10 {
+            continue;
+        }
+        windows += 1;
+        if let Some(p) = lomb_scargle_peak(&t[lo..hi], &y[lo..hi], band, win) {
+            found.push((p.freq_hz, p.depth));
         }
     }
-    // A train that starts near its mean: k full cycles cross 2k − 1 times.
-    Some(if crossings == 0 {
-        0.0
-    } else {
-        (crossings + 1) as f64 / 2.0
+    if windows == 0 || found.is_empty() || 2 * found.len() < windows {
+        return None;
+    }
+    let freqs: Vec<f64> = found.iter().map(|x| x.0).collect();
+    let depths: Vec<f64> = found.iter().map(|x| x.1).collect();
+    Some(Periodic {
+        freq_hz: stats::median(&freqs)?,
+        depth: stats::median(&depths)?,
     })
+}
+
+/// The significant peak of one window's Lomb–Scargle periodogram (see [`periodic`]).
+/// Frequencies step linearly; each sample's `exp(iωt)` is advanced by a fixed rotation
+/// per step, so the scan needs no trigonometric call per frequency.
+fn lomb_scargle_peak(tw: &[f64], yw: &[f64], band: [f64; 2], win: f64) -> Option<Periodic> {
+    let mean = stats::mean(yw).filter(|m| *m > 0.0)?;
+    let rate = (tw.len() - 1) as f64 / (tw[tw.len() - 1] - tw[0]).max(1e-9);
+    let f_lo = band[0].max(3.0 / win);
+    let f_hi = band[1].min(rate / 3.0);
+    if f_lo >= f_hi {
+        return None;
+    }
+    let (a, b, _) = stats::line_fit(tw, yw)?;
+    let r: Vec<f64> = tw.iter().zip(yw).map(|(x, v)| v - a - b * x).collect();
+    let var = r.iter().map(|v| v * v).sum::<f64>() / r.len() as f64;
+    if var <= 0.0 {
+        return None;
+    }
+    let df = 1.0 / (PERIODOGRAM_OVERSAMPLE * win);
+    let steps = ((f_hi - f_lo) / df).floor() as usize + 1;
+    let independent = ((f_hi - f_lo) * win).max(1.0);
+    let threshold = (independent / PERIODOGRAM_ALPHA).ln();
+    let tau0 = tw[0];
+    // z = exp(iωt) per sample (times relative to the window start), and its step.
+    let (mut zr, mut zi): (Vec<f64>, Vec<f64>) = tw
+        .iter()
+        .map(|x| {
+            let (s, c) = (std::f64::consts::TAU * f_lo * (x - tau0)).sin_cos();
+            (c, s)
+        })
+        .unzip();
+    let (dr, di): (Vec<f64>, Vec<f64>) = tw
+        .iter()
+        .map(|x| {
+            let (s, c) = (std::f64::consts::TAU * df * (x - tau0)).sin_cos();
+            (c, s)
+        })
+        .unzip();
+    let mut best: Option<(f64, f64, f64)> = None; // power, freq, relative amplitude
+    for k in 0..steps {
+        let f = f_lo + k as f64 * df;
+        // tan(2ωτ) = Σ sin 2ωt / Σ cos 2ωt, from z² = cos 2ωt + i sin 2ωt.
+        let (mut c2, mut s2) = (0.0, 0.0);
+        for j in 0..tw.len() {
+            c2 += zr[j] * zr[j] - zi[j] * zi[j];
+            s2 += 2.0 * zr[j] * zi[j];
+        }
+        let wt = s2.atan2(c2) / 2.0; // ωτ
+        let (sw, cw) = wt.sin_cos();
+        let (mut yc, mut ys, mut cc, mut ss) = (0.0, 0.0, 0.0, 0.0);
+        for j in 0..tw.len() {
+            // cos ω(t−τ) + i sin ω(t−τ) = z · exp(−iωτ)
+            let c = zr[j] * cw + zi[j] * sw;
+            let s = zi[j] * cw - zr[j] * sw;
+            yc += r[j] * c;
+            ys += r[j] * s;
+            cc += c * c;
+            ss += s * s;
+        }
+        if cc > 0.0 && ss > 0.0 {
+            let p = (yc * yc / cc + ys * ys / ss) / (2.0 * var);
+            if best.is_none_or(|bst| p > bst.0) {
+                let amp = ((yc / cc).powi(2) + (ys / ss).powi(2)).sqrt();
+                best = Some((p, f, amp / mean));
+            }
+        }
+        for j in 0..tw.len() {
+            let (nr, ni) = (zr[j] * dr[j] - zi[j] * di[j], zr[j] * di[j] + zi[j] * dr[j]);
+            zr[j] = nr;
+            zi[j] = ni;
+        }
+    }
+    let (p, freq_hz, depth) = best?;
+    (p >= threshold).then_some(Periodic { freq_hz, depth })
 }
 
 /// Shortest segment (s) and fewest intervals for modulation measures (kymo: a cycle at
@@ -451,12 +555,23 @@ pub(crate) fn segment_features(
         }
     }
     if duration >= MODULATION_MIN_S && rate.len() >= MODULATION_MIN_ISIS {
-        let steady = steady_rates(&rate);
-        let sm = smooth3(&steady);
-        f.rate_modulation = depth(&sm);
-        f.modulation_cycles = cycles(&sm, cfg.trend.hysteresis);
-        f.modulation_hz = f.modulation_cycles.map(|c| c / duration);
-        f.amplitude_modulation = depth(&smooth3(amps));
+        let (mut rt, mut rv) = (Vec::new(), Vec::new());
+        for (t0, run) in tr.isi_runs_from(seg.a, seg.b) {
+            let mut t = t0;
+            for e in run.into_iter().filter(|e| *e > 0.0) {
+                rt.push(t + e / 2.0);
+                rv.push(1.0 / e);
+                t += e;
+            }
+        }
+        let band = cfg.myokymic_continuous.modulation_hz;
+        let rate_mod = periodic(&rt, &winsorized(&rv), band);
+        let amp_mod = periodic(&tr.t[seg.a..seg.b], &winsorized(amps), band);
+        f.rate_modulation = Some(rate_mod.map_or(0.0, |p| p.depth));
+        f.amplitude_modulation = Some(amp_mod.map_or(0.0, |p| p.depth));
+        let freq = rate_mod.or(amp_mod).map(|p| p.freq_hz);
+        f.modulation_hz = freq;
+        f.modulation_cycles = Some(freq.map_or(0.0, |x| x * duration));
     }
     f
 }
@@ -496,25 +611,41 @@ mod tests {
     }
 
     #[test]
-    fn cycles_count_hysteresis_crossings() {
-        // Two full sine cycles from the mean → 3 crossings → 2 cycles; jitter inside the
-        // band adds none.
-        let y: Vec<f64> = (0..200)
-            .map(|i| 10.0 + 3.0 * (std::f64::consts::TAU * 2.0 * i as f64 / 200.0).sin())
-            .collect();
-        assert_eq!(cycles(&y, 0.08), Some(2.0));
-        let flat: Vec<f64> = (0..200)
-            .map(|i| 10.0 + 0.5 * ((i % 2) as f64 - 0.5))
-            .collect();
-        assert_eq!(cycles(&flat, 0.08), Some(0.0));
+    fn winsorizing_pulls_in_strays_only() {
+        let mut y = vec![10.0, 11.0, 9.0, 10.5, 9.5, 10.0, 10.2, 9.8];
+        y.push(100.0);
+        let w = winsorized(&y);
+        assert_eq!(&w[..8], &y[..8]);
+        assert!(w[8] < 15.0, "{w:?}");
     }
 
     #[test]
-    fn depth_of_a_square_wave() {
-        // Half the values 5, half 15: P10 = 5, P90 = 15 → 10 / 20.
-        let y: Vec<f64> = (0..100)
-            .map(|i| if i % 2 == 0 { 5.0 } else { 15.0 })
+    fn periodogram_finds_a_waxing_and_waning_rate_and_not_jitter() {
+        // 30 Hz ± 40 % at 2 Hz, sampled every 1/30 s with ± 5 % pseudo-random jitter (a
+        // 64-bit linear congruential generator, Knuth's MMIX constants).
+        let t: Vec<f64> = (0..900).map(|i| i as f64 / 30.0).collect();
+        let jitter: Vec<f64> = (0..900u64)
+            .scan(12345u64, |s, _| {
+                *s = s
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                Some(0.05 * (((*s >> 11) as f64 / (1u64 << 53) as f64) * 2.0 - 1.0))
+            })
             .collect();
-        assert_eq!(depth(&y), Some(0.5));
+        let jit = |i: usize| jitter[i];
+        let y: Vec<f64> = t
+            .iter()
+            .enumerate()
+            .map(|(i, x)| 30.0 * (1.0 + 0.4 * (std::f64::consts::TAU * 2.0 * x).sin() + jit(i)))
+            .collect();
+        let p = periodic(&t, &y, [0.1, 10.0]).expect("modulated");
+        assert!((p.freq_hz - 2.0).abs() < 0.05, "{p:?}");
+        assert!((p.depth - 0.4).abs() < 0.03, "{p:?}");
+        // The jitter alone has no significant peak.
+        let z: Vec<f64> = (0..900).map(|i| 30.0 * (1.0 + jit(i))).collect();
+        assert_eq!(periodic(&t, &z, [0.1, 10.0]), None);
+        // Nor does a linear ramp (a contraction's rising rate).
+        let ramp: Vec<f64> = t.iter().map(|x| 6.0 + 0.3 * x).collect();
+        assert_eq!(periodic(&t, &ramp, [0.1, 10.0]), None);
     }
 }

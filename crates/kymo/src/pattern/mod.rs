@@ -722,11 +722,13 @@ fn episodes(
     let join = cfg.segmentation.join_s;
     let cands: Vec<usize> = (0..segs.len())
         .filter(|&i| {
+            // Discharges with a firm identity of their own do not seed an episode.
+            let best = &segs[i].scores[0];
             segs[i].sustained
-                && !matches!(
-                    segs[i].scores[0].class,
-                    C::Neuromyotonic | C::ComplexRepetitive
-                )
+                && !(matches!(
+                    best.class,
+                    C::Neuromyotonic | C::ComplexRepetitive | C::Myokymic | C::Doublet
+                ) && best.score >= cfg.scoring.min_score)
         })
         .collect();
     // Clusters of overlapping candidates (segs are sorted by first).
@@ -829,6 +831,10 @@ fn episodes(
     }
 }
 
+/// In an episode, an interval in the doublet range counts as a doublet only below this
+/// fraction of the unit's median interval (kymo).
+const DOUBLET_OF_MEDIAN: f64 = 0.5;
+
 /// Features of an episode made of `members` (indices into `segs`).
 fn episode_features(
     segs: &[Seg],
@@ -867,8 +873,12 @@ fn episode_features(
             }
             for run in tr.isi_runs(s.a, s.b) {
                 all += run.len();
-                doublets += run.iter().filter(|&&e| e <= dmax).count();
-                let kept: Vec<f64> = run.into_iter().filter(|&e| e > dmax).collect();
+                // A doublet interval: in the doublet range and well below the unit's own
+                // interval (a fast unit's ordinary intervals are not doublets).
+                let unit_med = stats::median(&run).unwrap_or(0.0);
+                let is_doublet = |e: f64| e <= dmax && e < DOUBLET_OF_MEDIAN * unit_med;
+                doublets += run.iter().filter(|&&e| is_doublet(e)).count();
+                let kept: Vec<f64> = run.into_iter().filter(|&e| !is_doublet(e)).collect();
                 cv2.extend(stats::cv2_values(&kept));
                 isis.extend(kept);
             }
@@ -883,6 +893,34 @@ fn episode_features(
         if cv2.len() >= 2 {
             jitters.extend(stats::median(&cv2));
         }
+    }
+    // Units whose trains wax and wane rhythmically (as continuous myokymia does).
+    let mc = &cfg.myokymic_continuous;
+    let mut waxing: Vec<(usize, bool)> = members
+        .iter()
+        .filter_map(|&j| {
+            let g = &segs[j].f;
+            let depth = match (g.rate_modulation, g.amplitude_modulation) {
+                (Some(a), Some(b)) => a.max(b),
+                (a, b) => a.or(b)?,
+            };
+            let cycles = g.modulation_cycles?;
+            Some((
+                segs[j].tr,
+                depth >= mc.min_modulation && cycles >= mc.min_cycles,
+            ))
+        })
+        .collect();
+    waxing.sort_unstable();
+    waxing.dedup_by(|a, b| {
+        a.0 == b.0 && {
+            b.1 |= a.1;
+            true
+        }
+    });
+    if !waxing.is_empty() {
+        f.waxing_waning_share =
+            Some(waxing.iter().filter(|w| w.1).count() as f64 / waxing.len() as f64);
     }
     f.n_units = by_unit.len() as u32;
     f.n_potentials = n;

@@ -49,6 +49,26 @@ impl Train {
             .collect()
     }
 
+    /// Like [`Train::isi_runs`], each run with the time of its first potential.
+    pub fn isi_runs_from(&self, a: usize, b: usize) -> Vec<(f64, Vec<f64>)> {
+        let mut out: Vec<(f64, Vec<f64>)> = Vec::new();
+        let mut open = false;
+        for i in a..b.saturating_sub(1) {
+            if self.censored(i) {
+                open = false;
+            } else {
+                if !open {
+                    out.push((self.t[i], Vec::new()));
+                    open = true;
+                }
+                if let Some(last) = out.last_mut() {
+                    last.1.push(self.isi(i));
+                }
+            }
+        }
+        out
+    }
+
     /// Runs of uncensored intervals between potentials `a..b`, for statistics on
     /// successive intervals (CV2) that must not pair intervals across an artefact.
     pub fn isi_runs(&self, a: usize, b: usize) -> Vec<Vec<f64>> {

@@ -21,7 +21,9 @@
 pub mod detect;
 pub mod dsp;
 pub mod error;
+pub mod eval;
 pub mod io;
+pub mod pattern;
 pub mod simulate;
 
 pub use error::{Error, Result};

@@ -1,0 +1,463 @@
+//! The pattern stages (trains → bursts → features → classify → summary) on perfect spike
+//! sorting taken from the simulator's truth, and on real decomposed motor units.
+//!
+//! Perfect sorting: every potential of the truth with its true unit (`eval::perfect_input`),
+//! so these tests measure the pattern stages alone. Each single-class scenario and `mixed`
+//! runs at the seeds in [`SEEDS`]; the rules were developed on seeds 1–5 only, which no
+//! test uses. Scenarios with few discharges per 30 s run longer so that one error does not
+//! decide an F1.
+
+use kymo::eval::{self, ChannelPrediction, EvalConfig, EvalReport, Prediction};
+use kymo::pattern::{
+    analyze_channel, ChannelPattern, DischargeClass, PatternConfig, PotentialInput, UnitInput,
+    ValidPatternConfig, WaveformClass,
+};
+use kymo::simulate::{self, truth::Truth, NoiseLevel, NullSink, Scenario};
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+/// Seeds of the accuracy tests (development used seeds 1–5).
+const SEEDS: [u64; 3] = [101, 202, 303];
+
+/// Discharge-level F1 every class of a scenario must reach on perfect input (issue 5).
+const MIN_CLASS_F1: f64 = 0.90;
+/// Macro-F1 over the classes in the truth or the prediction (issue 5).
+const MIN_MACRO_F1: f64 = 0.93;
+/// F1 every true class must keep after dropping 5 % and adding 2 % potentials.
+const MIN_NOISY_F1: f64 = 0.85;
+
+/// `(scenario, seconds)`: the built-in scenarios (and three made here for the classes the
+/// built-ins have no scenario of), long enough for at least about ten discharges or two
+/// trains per class.
+const SCENARIOS: [(&str, f64); 13] = [
+    ("myokymia-facial", 30.0),
+    ("myokymia-limb", 30.0),
+    ("fasciculations", 60.0),
+    ("neuromyotonia", 120.0),
+    ("complex-repetitive", 120.0),
+    ("fibrillations", 30.0),
+    ("myotonia", 120.0),
+    ("cramp", 120.0),
+    ("voluntary", 120.0),
+    ("mixed", 120.0),
+    ("doublets", 60.0),
+    ("regular", 60.0),
+    ("endplate-spikes", 60.0),
+];
+
+fn scenario(name: &str, seconds: f64) -> Scenario {
+    let custom = |class: &str, count: u32| {
+        Scenario::from_toml_str(&format!(
+            "name = \"{name}\"\n[recording]\nelectrode = \"needle\"\n[[sources]]\nclass = \"{class}\"\ncount = {count}\n"
+        ))
+        .expect("valid scenario")
+    };
+    let mut s = match name {
+        "doublets" => custom("doublet", 3),
+        "regular" => custom("regular", 2),
+        "endplate-spikes" => custom("endplate-spike", 2),
+        n => simulate::builtin(n).expect("built-in scenario"),
+    };
+    s.seconds = seconds;
+    // Only the truth is used: no noise, hum or wander (every random stream is per
+    // purpose, so the potentials are those of the noisy recording).
+    s.recording.noise = NoiseLevel::RmsUv(0.0);
+    s.recording.mains.amplitude_uv = 0.0;
+    s.recording.wander.amplitude_uv = 0.0;
+    s
+}
+
+fn truth(name: &str, seconds: f64, seed: u64) -> Truth {
+    let mut t = Truth::default();
+    simulate::run(&scenario(name, seconds), seed, &mut NullSink, &mut t).expect("simulation runs");
+    t
+}
+
+fn cfg() -> ValidPatternConfig {
+    PatternConfig::default()
+        .check()
+        .expect("defaults are valid")
+}
+
+/// Analyses every channel of `t` from `(units, potentials)` per channel and scores it.
+fn analyse(
+    t: &Truth,
+    inputs: &[(Vec<UnitInput>, Vec<PotentialInput>)],
+) -> (Vec<ChannelPattern>, EvalReport) {
+    let cfg = cfg();
+    let mut channels = Vec::new();
+    let mut patterns = Vec::new();
+    for (c, (u, p)) in inputs.iter().enumerate() {
+        let r = analyze_channel(u, p, t.recording.seconds, &[], &cfg);
+        channels.push(ChannelPrediction::from_pattern(c, p, &r));
+        patterns.push(r);
+    }
+    let rep = eval::score(
+        t,
+        &Prediction { channels },
+        &EvalConfig::default().check().expect("valid"),
+    );
+    (patterns, rep)
+}
+
+fn perfect(t: &Truth) -> Vec<(Vec<UnitInput>, Vec<PotentialInput>)> {
+    (0..t.recording.channels.len())
+        .map(|c| {
+            let (u, p, _) = eval::perfect_input(t, c);
+            (u, p)
+        })
+        .collect()
+}
+
+/// Drops 5 % of the potentials at random and adds 2 % spurious ones at uniform random
+/// times, each given the unit of a random true potential (so units receive stray
+/// potentials in proportion to their own count, as a sorter's errors would).
+fn degrade(t: &Truth, seed: u64) -> Vec<(Vec<UnitInput>, Vec<PotentialInput>)> {
+    /// Share of potentials dropped (issue 5).
+    const DROP: f64 = 0.05;
+    /// Share of spurious potentials added (issue 5).
+    const ADD: f64 = 0.02;
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x005e_ed0f_ba11);
+    let (units, mut p) = perfect(t).swap_remove(0);
+    let n = p.len();
+    p.retain(|_| rng.random::<f64>() >= DROP);
+    for _ in 0..((n as f64 * ADD).round() as usize) {
+        let src = &t.potentials[rng.random_range(0..n)];
+        let u = units
+            .iter()
+            .find(|u| u.id == src.unit as u32)
+            .expect("unit");
+        p.push(PotentialInput {
+            time_s: rng.random::<f64>() * t.recording.seconds,
+            unit: u.id,
+            amplitude_uv: u.p2p_uv,
+        });
+    }
+    p.sort_by(|a, b| a.time_s.total_cmp(&b.time_s));
+    vec![(units, p)]
+}
+
+fn true_classes(t: &Truth) -> Vec<DischargeClass> {
+    let mut c: Vec<DischargeClass> = t.events.iter().map(|e| e.class.into()).collect();
+    c.sort();
+    c.dedup();
+    c
+}
+
+#[test]
+fn perfect_sorting_classifies_every_scenario() {
+    let mut failures = Vec::new();
+    let mut table = String::new();
+    for (name, seconds) in SCENARIOS {
+        for seed in SEEDS {
+            let t = truth(name, seconds, seed);
+            let (patterns, rep) = analyse(&t, &perfect(&t));
+            let d = &rep.discharges;
+            for class in true_classes(&t) {
+                let s = d
+                    .per_class
+                    .iter()
+                    .find(|c| c.class == class)
+                    .expect("scored");
+                let f1 = s.f1.unwrap_or(0.0);
+                table.push_str(&format!(
+                    "{name:<20} seed {seed:<4} {:<20} true {:>4} pred {:>4} matched {:>4} F1 {f1:.3}\n",
+                    class.name(),
+                    s.n_true,
+                    s.n_pred,
+                    s.matched
+                ));
+                if f1 < MIN_CLASS_F1 {
+                    failures.push(format!("{name} seed {seed}: {} F1 {f1:.3}", class.name()));
+                }
+            }
+            let macro_f1 = d.macro_f1.unwrap_or(0.0);
+            if macro_f1 < MIN_MACRO_F1 {
+                failures.push(format!(
+                    "{name} seed {seed}: macro-F1 {macro_f1:.3}\n{}",
+                    eval::format_table(&rep)
+                ));
+            }
+            // Discharges come in order of start, and every one carries evidence.
+            for p in &patterns {
+                assert!(p
+                    .discharges
+                    .windows(2)
+                    .all(|w| w[0].start_s <= w[1].start_s));
+                assert!(p.discharges.iter().all(|x| !x.evidence.is_empty()
+                    && (0.0..=1.0).contains(&x.confidence)
+                    && x.start_s < x.end_s));
+            }
+        }
+    }
+    println!("{table}");
+    assert!(failures.is_empty(), "{}\n{table}", failures.join("\n"));
+}
+
+#[test]
+fn rest_gives_no_discharge() {
+    for seed in SEEDS {
+        let t = truth("rest", 30.0, seed);
+        assert!(t.events.is_empty() && t.potentials.is_empty());
+        let (u, p, a) = eval::perfect_input(&t, 0);
+        assert!(!a.is_empty(), "rest has movement artefacts and pops");
+        let r = analyze_channel(&u, &p, t.recording.seconds, &a, &cfg());
+        assert!(r.discharges.is_empty());
+        assert_eq!(r.summary.dominant, None);
+        assert_eq!(r.summary.fibrillation_grade.grade, 0);
+    }
+}
+
+#[test]
+fn stray_and_missed_potentials_keep_f1_above_0_85() {
+    let mut failures = Vec::new();
+    let mut table = String::new();
+    for (name, seconds) in SCENARIOS {
+        for seed in SEEDS {
+            let t = truth(name, seconds, seed);
+            let (_, rep) = analyse(&t, &degrade(&t, seed));
+            for class in true_classes(&t) {
+                let s = rep
+                    .discharges
+                    .per_class
+                    .iter()
+                    .find(|c| c.class == class)
+                    .expect("scored");
+                let f1 = s.f1.unwrap_or(0.0);
+                table.push_str(&format!(
+                    "{name:<20} seed {seed:<4} {:<20} true {:>4} pred {:>4} matched {:>4} F1 {f1:.3}\n",
+                    class.name(),
+                    s.n_true,
+                    s.n_pred,
+                    s.matched
+                ));
+                if f1 < MIN_NOISY_F1 {
+                    failures.push(format!(
+                        "{name} seed {seed}: {} F1 {f1:.3}\n{}",
+                        class.name(),
+                        eval::format_table(&rep)
+                    ));
+                }
+            }
+        }
+    }
+    println!("{table}");
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// An artefact in the middle of trains does not split them: each fibrillation and regular
+/// train is still one discharge, and potentials inside the artefact are dropped.
+#[test]
+fn artefacts_do_not_split_trains() {
+    let toml = r#"
+name = "trains-with-artefacts"
+seconds = 40
+[recording]
+electrode = "needle"
+noise = { rms_uv = 0 }
+movement = { rate_per_min = 6 }
+[[sources]]
+class = "fibrillation"
+count = 2
+[[sources]]
+class = "regular"
+"#;
+    for seed in SEEDS {
+        let s = Scenario::from_toml_str(toml).expect("valid");
+        let mut t = Truth::default();
+        simulate::run(&s, seed, &mut NullSink, &mut t).expect("runs");
+        let (u, p, a) = eval::perfect_input(&t, 0);
+        assert!(!a.is_empty(), "seed {seed}: no artefact drawn");
+        let r = analyze_channel(&u, &p, t.recording.seconds, &a, &cfg());
+        let kept: u64 = r.trains.iter().map(|x| x.potentials).sum();
+        assert_eq!(kept + r.summary.diagnostics.in_artefact, p.len() as u64);
+        for e in &t.events {
+            let c: DischargeClass = e.class.into();
+            let n = r
+                .discharges
+                .iter()
+                .filter(|d| d.class == c && d.units == vec![e.units[0] as u32])
+                .count();
+            assert_eq!(
+                n,
+                1,
+                "seed {seed}: {} train of unit {:?} in {n} pieces (artefacts {a:?})",
+                c.name(),
+                e.units
+            );
+        }
+    }
+}
+
+/// The evidence of a myokymic burst names the unit, its potentials, its rate and the
+/// recurrence of the unit's bursts with its CV; the features agree with the truth.
+#[test]
+fn myokymic_evidence_and_features_match_the_truth() {
+    let t = truth("myokymia-facial", 30.0, SEEDS[0]);
+    let (patterns, _) = analyse(&t, &perfect(&t));
+    let r = &patterns[0];
+    let mut checked = 0;
+    for e in &t.events {
+        let Some(d) = r
+            .discharges
+            .iter()
+            .find(|d| d.class == DischargeClass::Myokymic && (d.first_s - e.first_s).abs() < 1e-9)
+        else {
+            continue;
+        };
+        assert_eq!(d.n_potentials as u64, e.n_potentials);
+        assert_eq!(d.units, vec![e.units[0] as u32]);
+        // The truth's intraburst rate is (n − 1) / (last − first), as kymo measures it, up
+        // to the time grid: each of the two end times may move by one grid step.
+        let rate = d.features.rate_hz.expect("rate");
+        let want = e.params["intraburst_rate_hz"];
+        let tol = 2.0 * t.recording.time_resolution_s / (e.last_s - e.first_s);
+        assert!((rate / want - 1.0).abs() <= tol, "{rate} vs {want}");
+        let ev = &d.evidence;
+        assert!(ev.contains(&format!("unit {}", e.units[0])), "{ev}");
+        assert!(
+            ev.contains(&format!("burst of {} potentials", e.n_potentials)),
+            "{ev}"
+        );
+        assert!(ev.contains("recurring at") && ev.contains("(CV "), "{ev}");
+        checked += 1;
+    }
+    assert!(checked > 50, "only {checked} bursts compared");
+    // The summary says the activity is episodic myokymia.
+    assert_eq!(r.summary.dominant, Some(DischargeClass::Myokymic));
+    assert_eq!(
+        r.summary.myokymic.pattern,
+        kymo::pattern::summary::MyokymicPattern::Episodic
+    );
+}
+
+#[test]
+fn fibrillation_grade_counts_concurrent_trains() {
+    // Three fibrillating fibres and two positive sharp waves firing throughout: five
+    // concurrent persistent trains → 3+ with the default cut-points [1, 2, 4, 6].
+    let t = truth("fibrillations", 30.0, SEEDS[1]);
+    let (patterns, _) = analyse(&t, &perfect(&t));
+    let g = &patterns[0].summary.fibrillation_grade;
+    assert_eq!(
+        (g.concurrent_trains, g.grade, g.label.as_str()),
+        (5, 3, "3+")
+    );
+}
+
+/// Motor units decomposed from a real HD-sEMG recording of a gentle voluntary contraction
+/// (openhdemg test file, vastus lateralis, 2048 Hz; see its SOURCE.md): kymo must call
+/// their firing voluntary activity, and nothing myokymic, neuromyotonic or fibrillating.
+#[test]
+fn real_decomposed_voluntary_units_are_voluntary() {
+    use kymo::io::{open, read_channel, OpenOptions, ReadLimits};
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../../shared/data/real/openhdemg-otb-testfile/otb_testfile.mat"
+    );
+    let mut r = open(path.as_ref(), &OpenOptions::default()).expect("the test file opens");
+    let fs = r.header().channels[64].rate_hz;
+    let seconds = r.header().channels[64].n_samples as f64 / fs;
+    let mut units = Vec::new();
+    let mut pots = Vec::new();
+    // Columns 65–68 (channels 64–67): the binary discharge trains of the four units of the
+    // "1 - 4 - Decomposition" (1 at each discharge, 0 elsewhere).
+    for ch in 64..68 {
+        assert!(r.header().channels[ch].label.contains("Decomposition"));
+        let x = read_channel(r.as_mut(), ch, &ReadLimits::default()).expect("reads");
+        units.push(UnitInput {
+            id: ch as u32,
+            waveform: WaveformClass::MotorUnit,
+            p2p_uv: 100.0,
+            duration_ms: 12.0,
+            phases: 3,
+            first_phase_positive: false,
+        });
+        pots.extend(
+            x.iter()
+                .enumerate()
+                .filter(|(_, v)| **v != 0.0)
+                .map(|(i, _)| PotentialInput {
+                    time_s: i as f64 / fs,
+                    unit: ch as u32,
+                    amplitude_uv: 100.0,
+                }),
+        );
+    }
+    pots.sort_by(|a, b| a.time_s.total_cmp(&b.time_s));
+    assert!(pots.len() > 700);
+    let res = analyze_channel(&units, &pots, seconds, &[], &cfg());
+    let classes: Vec<DischargeClass> = res.discharges.iter().map(|d| d.class).collect();
+    assert!(classes.contains(&DischargeClass::Voluntary), "{classes:?}");
+    for bad in [
+        DischargeClass::Myokymic,
+        DischargeClass::MyokymicContinuous,
+        DischargeClass::Neuromyotonic,
+        DischargeClass::Fibrillation,
+        DischargeClass::PositiveSharpWave,
+    ] {
+        assert!(!classes.contains(&bad), "{classes:?}");
+    }
+    let v = res
+        .discharges
+        .iter()
+        .find(|d| d.class == DischargeClass::Voluntary)
+        .expect("voluntary");
+    assert_eq!(v.units.len(), 4, "{}", v.evidence);
+    println!("{}", v.evidence);
+}
+
+/// Bad input is skipped and counted, never a panic.
+#[test]
+fn bad_input_is_counted_not_fatal() {
+    let units = [UnitInput {
+        id: 1,
+        waveform: WaveformClass::MotorUnit,
+        p2p_uv: 500.0,
+        duration_ms: 8.0,
+        phases: 3,
+        first_phase_positive: false,
+    }];
+    let pots = [
+        PotentialInput {
+            time_s: 2.0,
+            unit: 1,
+            amplitude_uv: 500.0,
+        },
+        PotentialInput {
+            time_s: f64::NAN,
+            unit: 1,
+            amplitude_uv: 500.0,
+        },
+        PotentialInput {
+            time_s: 1.0,
+            unit: 1,
+            amplitude_uv: 500.0,
+        },
+        PotentialInput {
+            time_s: 1.5,
+            unit: 9,
+            amplitude_uv: 500.0,
+        },
+        PotentialInput {
+            time_s: 3.0,
+            unit: 1,
+            amplitude_uv: f32::INFINITY,
+        },
+    ];
+    let r = analyze_channel(&units, &pots, f64::NAN, &[(f64::NAN, 1.0)], &cfg());
+    let d = &r.summary.diagnostics;
+    // 1.0 and 1.5 come after 2.0: two out of order (1.5's unit is unknown, but its time is
+    // still seen).
+    assert_eq!(
+        (
+            d.not_finite,
+            d.unknown_unit,
+            d.out_of_order,
+            d.bad_artefacts
+        ),
+        (2, 1, 2, 1)
+    );
+    assert_eq!(r.summary.potentials, 2);
+    let empty = analyze_channel(&[], &[], 0.0, &[], &cfg());
+    assert!(empty.discharges.is_empty() && empty.trains.is_empty());
+}

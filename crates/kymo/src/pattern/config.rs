@@ -433,8 +433,8 @@ pub struct MyotonicRule {
     /// Smallest relative change of rate or amplitude that counts as waxing or waning
     /// (supporting). Default 0.2 (kymo).
     pub min_change: f64,
-    /// Highest local jitter (median CV2, supporting: the rate changes smoothly). Default
-    /// 0.2 (kymo).
+    /// Highest local jitter (median CV2): the rate changes smoothly, unlike the irregular
+    /// firing of endplate spikes. Default 0.3 (kymo).
     pub max_jitter: f64,
 }
 
@@ -444,7 +444,7 @@ impl Default for MyotonicRule {
             rate_hz: [20.0, 80.0],
             min_potentials: 5.0,
             min_change: 0.2,
-            max_jitter: 0.2,
+            max_jitter: 0.3,
         }
     }
 }

@@ -1,9 +1,11 @@
 //! kymo: find, measure and classify spontaneous EMG activity, centred on myokymia.
 //!
 //! This crate is the library behind the `kymo` command. Today it holds the file
-//! readers and the EDF+ writer ([`io`]) and the EMG simulator with exact ground truth
-//! ([`simulate`]); the analysis stages follow the pipeline in
-//! the repository README (filter → detect → sort → trains → bursts → classify).
+//! readers and the EDF+ writer ([`io`]), the EMG simulator with exact ground truth
+//! ([`simulate`]), the pattern stages that turn sorted potentials into classified
+//! discharges ([`pattern`]: trains → bursts → features → classify → summary) and the
+//! scorer that measures a result against a simulator truth ([`eval`]); the signal stages
+//! follow the pipeline in the repository README (filter → detect → sort).
 //!
 //! ```no_run
 //! use kymo::io::{open, OpenOptions};

@@ -571,7 +571,7 @@ pub(crate) fn score_segment(f: &Features, u: &UnitInput, cfg: &PatternConfig) ->
             .map(|t| t.change.abs())
             .fold(None, |m: Option<f64>, v| Some(m.map_or(v, |m| m.max(v))));
         r.at_least("rate or amplitude change", change, c.min_change, false);
-        r.at_most("interval jitter", f.jitter, c.max_jitter, false);
+        r.at_most("interval jitter", f.jitter, c.max_jitter, true);
         out.push(r.finish(C::Myotonic));
     }
 

@@ -568,24 +568,31 @@ pub fn analyze_channel(
     segs.sort_by(|a, b| a.first.total_cmp(&b.first).then(a.tr.cmp(&b.tr)));
 
     // Co-active units of sustained segments.
-    // (segs are sorted by first potential: a sweep finds every overlapping pair.)
+    // Co-active units: other units' sustained segments overlapping each segment. Sustained
+    // segments are sorted by first potential; a running maximum of their last potentials
+    // tells how far back an overlap can still be.
     let sustained: Vec<usize> = (0..segs.len()).filter(|&i| segs[i].sustained).collect();
-    let mut others: Vec<Vec<usize>> = vec![Vec::new(); sustained.len()];
-    for (x, &i) in sustained.iter().enumerate() {
-        for (y, &j) in sustained.iter().enumerate().skip(x + 1) {
-            if segs[j].first > segs[i].last {
+    let mut reach = Vec::with_capacity(sustained.len());
+    let mut m = f64::NEG_INFINITY;
+    for &j in &sustained {
+        m = m.max(segs[j].last);
+        reach.push(m);
+    }
+    for i in 0..segs.len() {
+        let end = sustained.partition_point(|&j| segs[j].first <= segs[i].last);
+        let mut others: Vec<usize> = Vec::new();
+        for x in (0..end).rev() {
+            if reach[x] < segs[i].first {
                 break;
             }
-            if segs[j].tr != segs[i].tr {
-                others[x].push(segs[j].tr);
-                others[y].push(segs[i].tr);
+            let j = sustained[x];
+            if segs[j].tr != segs[i].tr && segs[j].last >= segs[i].first {
+                others.push(segs[j].tr);
             }
         }
-    }
-    for (x, &i) in sustained.iter().enumerate() {
-        others[x].sort_unstable();
-        others[x].dedup();
-        segs[i].f.coactive_units = Some(others[x].len() as u32);
+        others.sort_unstable();
+        others.dedup();
+        segs[i].f.coactive_units = Some(others.len() as u32);
     }
 
     for s in &mut segs {

@@ -21,5 +21,6 @@
 pub mod error;
 pub mod io;
 pub mod simulate;
+pub mod sort;
 
 pub use error::{Error, Result};

@@ -17,10 +17,11 @@ use crate::{Error, Result};
 #[serde(default, deny_unknown_fields)]
 pub struct SortConfig {
     /// Part of each waveform used for the clustering features, ms relative to the aligned
-    /// peak, `[start, end]` (start ≤ 0 ≤ end). Default `[-2, 3]` (kymo: covers the main spike
-    /// of a motor unit potential, where units differ most, and a whole fibrillation spike;
-    /// short enough that at 150–300 Hz (3.3–6.7 ms intervals, brief) a neighbouring potential
-    /// rarely enters it). Templates, fits and measurements use the whole waveform.
+    /// peak, `[start, end]` (start ≤ 0 ≤ end). Default `[-1, 1.5]` (kymo: the main spike of
+    /// a motor unit potential, where units differ most, and most of a fibrillation spike;
+    /// short enough that at 150–300 Hz (3.3–6.7 ms intervals, brief) the neighbouring
+    /// potentials' main spikes stay out). Templates, fits and measurements use the whole
+    /// waveform.
     pub feature_window_ms: [f64; 2],
     /// Most feature samples: a longer feature window is averaged in bins of
     /// `ceil(len / max_feature_samples)` samples. Default 128 (kymo: 5 ms at 25 kHz without
@@ -29,9 +30,10 @@ pub struct SortConfig {
     /// Principal components kept as clustering features. Default 6 (kymo: a few components
     /// carry the shape differences of up to ~10 units; more adds noise dimensions).
     pub n_components: usize,
-    /// Most spikes used to fit the PCA basis and to cluster; more are subsampled evenly in
-    /// time, then every spike is assigned to the templates. Default 20 000 (brief), which
-    /// bounds the memory and time of those stages whatever the recording's length.
+    /// Most spikes used to fit the PCA basis and to cluster (evenly spaced in time) and to
+    /// refine the templates (runs of consecutive spikes); every spike is then assigned.
+    /// Default 20 000 (brief), which bounds the memory and time of those stages whatever the
+    /// recording's length.
     pub max_cluster_spikes: usize,
     /// Initial over-partition (k-means++) before unimodality merging. Default 40 (kymo:
     /// several times the number of units a needle sees, as ISO-SPLIT asks).
@@ -85,10 +87,10 @@ pub struct SortConfig {
     /// at least this fraction of the window's energy over the template; otherwise it is
     /// unsorted. Default 0.6 (kymo).
     pub min_explained_fraction: f64,
-    /// Most rounds of assign → re-estimate templates → merge; the rounds stop earlier when
-    /// almost no spike changes unit. Default 10 (kymo: isolated potentials settle in 2–3
-    /// rounds; dense 150–300 Hz discharges, whose templates are deconvolved from their
-    /// neighbours, need more).
+    /// Most rounds of assign → weigh units → re-estimate templates → merge; the rounds stop
+    /// earlier when almost no spike changes unit and no template moves by 1 %. Default 25
+    /// (kymo: isolated potentials settle in 2–3 rounds; the templates of dense 150–300 Hz
+    /// discharges, deconvolved from their neighbours, can take 15–20).
     pub refine_iterations: usize,
     /// A unit must explain its spikes better than the other units can (singly or as two
     /// overlapping potentials) by more than `unit_penalty · m · σ² · ln N` in total, `m` the

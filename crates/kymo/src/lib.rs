@@ -27,5 +27,6 @@ pub mod eval;
 pub mod io;
 pub mod pattern;
 pub mod simulate;
+pub mod sort;
 
 pub use error::{Error, Result};

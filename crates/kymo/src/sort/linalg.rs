@@ -1,0 +1,252 @@
+//! The small dense linear algebra the sorter needs: dot products over f32 slices (the hot
+//! loop), a symmetric eigen-decomposition (cyclic Jacobi, for PCA on at most a few hundred
+//! dimensions), and a Cholesky solve of small symmetric positive definite systems.
+
+/// Lanes of the chunked dot products: eight independent accumulators let the compiler
+/// vectorise the loop (one AVX register of f32) without `unsafe` or intrinsics.
+const LANES: usize = 8;
+
+/// `Σ a[i]·b[i]` over the common length, accumulated in eight f32 lanes and summed in f64.
+#[inline]
+pub(crate) fn dot(a: &[f32], b: &[f32]) -> f64 {
+    let n = a.len().min(b.len());
+    let (a, b) = (&a[..n], &b[..n]);
+    let mut acc = [0.0f32; LANES];
+    let ca = a.chunks_exact(LANES);
+    let cb = b.chunks_exact(LANES);
+    let (ra, rb) = (ca.remainder(), cb.remainder());
+    for (x, y) in ca.zip(cb) {
+        for k in 0..LANES {
+            acc[k] += x[k] * y[k];
+        }
+    }
+    let mut s: f64 = acc.iter().map(|&v| v as f64).sum();
+    for (x, y) in ra.iter().zip(rb) {
+        s += (*x as f64) * (*y as f64);
+    }
+    s
+}
+
+/// `(Σ x·t, Σ x·d)` in one pass (a window against a template and its derivative).
+#[inline]
+pub(crate) fn dot2(x: &[f32], t: &[f32], d: &[f32]) -> (f64, f64) {
+    let n = x.len().min(t.len()).min(d.len());
+    let (x, t, d) = (&x[..n], &t[..n], &d[..n]);
+    let mut at = [0.0f32; LANES];
+    let mut ad = [0.0f32; LANES];
+    let cx = x.chunks_exact(LANES);
+    let ct = t.chunks_exact(LANES);
+    let cd = d.chunks_exact(LANES);
+    let (rx, rt, rd) = (cx.remainder(), ct.remainder(), cd.remainder());
+    for ((xv, tv), dv) in cx.zip(ct).zip(cd) {
+        for k in 0..LANES {
+            at[k] += xv[k] * tv[k];
+            ad[k] += xv[k] * dv[k];
+        }
+    }
+    let mut st: f64 = at.iter().map(|&v| v as f64).sum();
+    let mut sd: f64 = ad.iter().map(|&v| v as f64).sum();
+    for ((xv, tv), dv) in rx.iter().zip(rt).zip(rd) {
+        st += (*xv as f64) * (*tv as f64);
+        sd += (*xv as f64) * (*dv as f64);
+    }
+    (st, sd)
+}
+
+/// Eigen-decomposition of the symmetric `n × n` matrix `a` (row-major) by cyclic Jacobi
+/// rotations. Returns the eigenvalues in decreasing order and the matching unit
+/// eigenvectors, one per row (`vectors[k·n..(k+1)·n]`).
+pub(crate) fn sym_eigen(a: &[f64], n: usize) -> (Vec<f64>, Vec<f64>) {
+    debug_assert_eq!(a.len(), n * n);
+    let mut m = a.to_vec();
+    let mut v = vec![0.0f64; n * n];
+    for i in 0..n {
+        v[i * n + i] = 1.0;
+    }
+    let scale: f64 = m.iter().map(|x| x * x).sum::<f64>().sqrt();
+    if n > 1 && scale > 0.0 {
+        for _sweep in 0..64 {
+            let off: f64 = (0..n)
+                .flat_map(|i| (0..n).filter(move |&j| j != i).map(move |j| (i, j)))
+                .map(|(i, j)| m[i * n + j] * m[i * n + j])
+                .sum::<f64>()
+                .sqrt();
+            if off <= 1e-13 * scale {
+                break;
+            }
+            for p in 0..n - 1 {
+                for q in p + 1..n {
+                    let apq = m[p * n + q];
+                    if apq.abs() <= 1e-300 {
+                        continue;
+                    }
+                    let (app, aqq) = (m[p * n + p], m[q * n + q]);
+                    // Rotation angle that zeroes m[p][q] (Golub & Van Loan, sym.schur2).
+                    let tau = (aqq - app) / (2.0 * apq);
+                    let t = tau.signum() / (tau.abs() + (1.0 + tau * tau).sqrt());
+                    let t = if tau == 0.0 { 1.0 } else { t };
+                    let c = 1.0 / (1.0 + t * t).sqrt();
+                    let s = t * c;
+                    for k in 0..n {
+                        let (mkp, mkq) = (m[k * n + p], m[k * n + q]);
+                        m[k * n + p] = c * mkp - s * mkq;
+                        m[k * n + q] = s * mkp + c * mkq;
+                    }
+                    for k in 0..n {
+                        let (mpk, mqk) = (m[p * n + k], m[q * n + k]);
+                        m[p * n + k] = c * mpk - s * mqk;
+                        m[q * n + k] = s * mpk + c * mqk;
+                    }
+                    for k in 0..n {
+                        let (vkp, vkq) = (v[k * n + p], v[k * n + q]);
+                        v[k * n + p] = c * vkp - s * vkq;
+                        v[k * n + q] = s * vkp + c * vkq;
+                    }
+                }
+            }
+        }
+    }
+    let mut order: Vec<usize> = (0..n).collect();
+    order.sort_by(|&i, &j| m[j * n + j].total_cmp(&m[i * n + i]));
+    let values = order.iter().map(|&i| m[i * n + i]).collect();
+    let mut vectors = vec![0.0f64; n * n];
+    for (r, &i) in order.iter().enumerate() {
+        for k in 0..n {
+            vectors[r * n + k] = v[k * n + i];
+        }
+    }
+    (values, vectors)
+}
+
+/// Solves `a·x = b` for a symmetric positive definite `n × n` matrix (row-major) by
+/// Cholesky; `None` when `a` is not positive definite (numerically).
+pub(crate) fn cholesky_solve(a: &[f64], b: &[f64], n: usize) -> Option<Vec<f64>> {
+    let mut l = vec![0.0f64; n * n];
+    for i in 0..n {
+        for j in 0..=i {
+            let mut s = a[i * n + j];
+            for k in 0..j {
+                s -= l[i * n + k] * l[j * n + k];
+            }
+            if i == j {
+                if !is_pos(s) || !s.is_finite() {
+                    return None;
+                }
+                l[i * n + i] = s.sqrt();
+            } else {
+                l[i * n + j] = s / l[j * n + j];
+            }
+        }
+    }
+    let mut y = vec![0.0f64; n];
+    for i in 0..n {
+        let mut s = b[i];
+        for k in 0..i {
+            s -= l[i * n + k] * y[k];
+        }
+        y[i] = s / l[i * n + i];
+    }
+    let mut x = vec![0.0f64; n];
+    for i in (0..n).rev() {
+        let mut s = y[i];
+        for k in i + 1..n {
+            s -= l[k * n + i] * x[k];
+        }
+        x[i] = s / l[i * n + i];
+    }
+    Some(x)
+}
+
+/// `x > 0`, false for NaN (reads better than `!(x > 0.0)` where NaN must fail a check).
+#[inline]
+pub(crate) fn is_pos(x: f64) -> bool {
+    x > 0.0
+}
+
+/// Median of a slice (NaN-free), by sorting a copy; 0 for an empty slice.
+pub(crate) fn median(xs: &[f64]) -> f64 {
+    if xs.is_empty() {
+        return 0.0;
+    }
+    let mut v = xs.to_vec();
+    v.sort_by(f64::total_cmp);
+    let m = v.len() / 2;
+    if v.len() % 2 == 1 {
+        v[m]
+    } else {
+        0.5 * (v[m - 1] + v[m])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dots_match_naive_sums() {
+        for n in [0usize, 1, 7, 8, 9, 31, 100] {
+            let a: Vec<f32> = (0..n).map(|i| (i as f32 * 0.37).sin()).collect();
+            let b: Vec<f32> = (0..n).map(|i| (i as f32 * 0.11).cos()).collect();
+            let c: Vec<f32> = (0..n).map(|i| i as f32 * 0.01 - 0.3).collect();
+            let naive: f64 = a.iter().zip(&b).map(|(x, y)| *x as f64 * *y as f64).sum();
+            assert!((dot(&a, &b) - naive).abs() < 1e-4, "n = {n}");
+            let (s1, s2) = dot2(&a, &b, &c);
+            let n2: f64 = a.iter().zip(&c).map(|(x, y)| *x as f64 * *y as f64).sum();
+            assert!(
+                (s1 - naive).abs() < 1e-4 && (s2 - n2).abs() < 1e-4,
+                "n = {n}"
+            );
+        }
+    }
+
+    #[test]
+    fn jacobi_reconstructs_the_matrix() {
+        let n = 6;
+        let mut a = vec![0.0f64; n * n];
+        for i in 0..n {
+            for j in 0..n {
+                a[i * n + j] =
+                    1.0 / (1.0 + (i as f64 - j as f64).abs()) + if i == j { i as f64 } else { 0.0 };
+            }
+        }
+        let (vals, vecs) = sym_eigen(&a, n);
+        for w in vals.windows(2) {
+            assert!(w[0] >= w[1]);
+        }
+        for i in 0..n {
+            for j in 0..n {
+                let r: f64 = (0..n)
+                    .map(|k| vals[k] * vecs[k * n + i] * vecs[k * n + j])
+                    .sum();
+                assert!(
+                    (r - a[i * n + j]).abs() < 1e-9,
+                    "({i},{j}): {r} vs {}",
+                    a[i * n + j]
+                );
+            }
+        }
+        // Orthonormal rows.
+        for p in 0..n {
+            for q in 0..n {
+                let d: f64 = (0..n).map(|k| vecs[p * n + k] * vecs[q * n + k]).sum();
+                assert!((d - if p == q { 1.0 } else { 0.0 }).abs() < 1e-9);
+            }
+        }
+    }
+
+    #[test]
+    fn cholesky_solves_and_refuses_indefinite() {
+        let a = [4.0, 1.0, 1.0, 3.0];
+        let x = cholesky_solve(&a, &[1.0, 2.0], 2).unwrap();
+        assert!((4.0 * x[0] + x[1] - 1.0).abs() < 1e-12);
+        assert!((x[0] + 3.0 * x[1] - 2.0).abs() < 1e-12);
+        assert!(cholesky_solve(&[1.0, 2.0, 2.0, 1.0], &[1.0, 1.0], 2).is_none());
+    }
+
+    #[test]
+    fn median_of_odd_and_even() {
+        assert_eq!(median(&[3.0, 1.0, 2.0]), 2.0);
+        assert_eq!(median(&[4.0, 1.0, 2.0, 3.0]), 2.5);
+        assert_eq!(median(&[]), 0.0);
+    }
+}

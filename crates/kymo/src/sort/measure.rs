@@ -1,0 +1,541 @@
+//! Template measurements (duration, phases, turns, area, first-phase polarity) and the
+//! waveform class decided from them. Definitions are in the docs of [`super`].
+
+use super::linalg::is_pos;
+use serde::{Deserialize, Serialize};
+
+use super::config::{ClassCriteria, MeasureConfig};
+
+/// Sign of a phase, in true voltage (positive = positive voltage; clinical displays draw
+/// negative up, so a "positive" phase is drawn downwards there).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Polarity {
+    /// Above the baseline.
+    Positive,
+    /// Below the baseline.
+    Negative,
+}
+
+/// The waveform class of a unit, decided from its template alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum WaveformClass {
+    /// A motor unit potential (including polyphasic ones).
+    MotorUnit,
+    /// A single muscle fibre's spike: fibrillation potential (initially positive) or
+    /// endplate spike (initially negative); see [`super::Unit::first_phase`].
+    SingleFibre,
+    /// A positive sharp wave.
+    PositiveSharpWave,
+    /// The polyphasic complex of a complex repetitive discharge.
+    Complex,
+}
+
+/// One phase: a run of one sign between baseline crossings.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Phase {
+    pub positive: bool,
+    /// First and last sample index (inclusive).
+    pub start: usize,
+    pub end: usize,
+    /// Largest magnitude.
+    pub peak: f64,
+}
+
+/// What [`measure`] finds.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Measured {
+    pub p2p: f64,
+    pub peak_index: usize,
+    pub onset: usize,
+    pub end: usize,
+    /// Significant phases, same-sign neighbours merged, in time order.
+    pub phases: Vec<Phase>,
+    pub turns: u32,
+    pub area_uv_ms: f64,
+    pub rms: f64,
+    /// The measured samples.
+    pub samples: Vec<f32>,
+}
+
+impl Measured {
+    pub(crate) fn duration_ms(&self, rate_hz: f64) -> f64 {
+        (self.end - self.onset) as f64 * 1e3 / rate_hz
+    }
+
+    /// Width, ms, of the stretch around a phase's peak where it stays above half its peak.
+    pub(crate) fn half_width_ms(&self, p: &Phase, rate_hz: f64) -> f64 {
+        let sign = if p.positive { 1.0 } else { -1.0 };
+        let seg = &self.samples[p.start..=p.end];
+        let Some(k) = seg.iter().position(|v| sign * *v as f64 >= p.peak) else {
+            return 0.0;
+        };
+        let half = 0.5 * p.peak;
+        let above = |v: &f32| sign * *v as f64 >= half;
+        let left = seg[..=k].iter().rev().take_while(|v| above(v)).count();
+        let right = seg[k..].iter().take_while(|v| above(v)).count();
+        (left + right - 1) as f64 * 1e3 / rate_hz
+    }
+}
+
+/// Measures a template sampled at `rate_hz`; `sigma_t` is the noise left in it (σ/√n).
+/// `None` when it is flat or not finite.
+pub(crate) fn measure(
+    t: &[f32],
+    rate_hz: f64,
+    sigma_t: f64,
+    cfg: &MeasureConfig,
+) -> Option<Measured> {
+    if t.iter().any(|v| !v.is_finite()) {
+        return None;
+    }
+    let (mut hi, mut lo) = (f64::NEG_INFINITY, f64::INFINITY);
+    let (mut peak_index, mut peak) = (0usize, 0.0f64);
+    for (i, &v) in t.iter().enumerate() {
+        let v = v as f64;
+        hi = hi.max(v);
+        lo = lo.min(v);
+        if v.abs() > peak {
+            peak = v.abs();
+            peak_index = i;
+        }
+    }
+    let p2p = hi - lo;
+    if !is_pos(p2p) || !is_pos(peak) {
+        return None;
+    }
+    let noise = cfg.noise_k * sigma_t.max(0.0);
+    let thr_d = (cfg.duration_fraction * p2p).max(noise);
+    let max_gap = (cfg.max_gap_ms * 1e-3 * rate_hz).round() as usize;
+    // Walk outward from the peak; a quiet stretch longer than the gap ends the potential.
+    let mut onset = peak_index;
+    let mut gap = 0usize;
+    for j in (0..peak_index).rev() {
+        if (t[j] as f64).abs() >= thr_d {
+            onset = j;
+            gap = 0;
+        } else {
+            gap += 1;
+            if gap > max_gap {
+                break;
+            }
+        }
+    }
+    let mut end = peak_index;
+    gap = 0;
+    for (j, &v) in t.iter().enumerate().skip(peak_index + 1) {
+        if (v as f64).abs() >= thr_d {
+            end = j;
+            gap = 0;
+        } else {
+            gap += 1;
+            if gap > max_gap {
+                break;
+            }
+        }
+    }
+    let seg = &t[onset..=end];
+    // Phases: runs of one sign (zeros join the current run); significant when their peak
+    // reaches the phase threshold; consecutive significant runs of one sign merge (a small
+    // opposite wiggle between them is not a phase).
+    let thr_p = (cfg.phase_fraction * p2p).max(cfg.phase_noise_k * sigma_t.max(0.0));
+    let mut phases: Vec<Phase> = Vec::new();
+    let mut run: Option<Phase> = None;
+    let close = |r: Option<Phase>, phases: &mut Vec<Phase>| {
+        if let Some(r) = r {
+            if r.peak >= thr_p {
+                match phases.last_mut() {
+                    Some(last) if last.positive == r.positive => {
+                        last.end = r.end;
+                        last.peak = last.peak.max(r.peak);
+                    }
+                    _ => phases.push(r),
+                }
+            }
+        }
+    };
+    for (k, &v) in seg.iter().enumerate() {
+        let i = onset + k;
+        let v = v as f64;
+        if v == 0.0 {
+            if let Some(r) = run.as_mut() {
+                r.end = i;
+            }
+            continue;
+        }
+        let pos = v > 0.0;
+        match run.as_mut() {
+            Some(r) if r.positive == pos => {
+                r.end = i;
+                r.peak = r.peak.max(v.abs());
+            }
+            _ => {
+                close(run.take(), &mut phases);
+                run = Some(Phase {
+                    positive: pos,
+                    start: i,
+                    end: i,
+                    peak: v.abs(),
+                });
+            }
+        }
+    }
+    close(run, &mut phases);
+    // Turns: reversals of at least `turn_uv` after a move of at least `turn_uv`.
+    let theta = cfg.turn_uv;
+    let mut turns = 0u32;
+    let start = seg[0] as f64;
+    let mut dir = 0i8;
+    let mut ext = start;
+    for &v in seg {
+        let v = v as f64;
+        match dir {
+            0 => {
+                if v - start >= theta {
+                    dir = 1;
+                    ext = v;
+                } else if start - v >= theta {
+                    dir = -1;
+                    ext = v;
+                }
+            }
+            1 => {
+                if v > ext {
+                    ext = v;
+                } else if ext - v >= theta {
+                    turns += 1;
+                    dir = -1;
+                    ext = v;
+                }
+            }
+            _ => {
+                if v < ext {
+                    ext = v;
+                } else if v - ext >= theta {
+                    turns += 1;
+                    dir = 1;
+                    ext = v;
+                }
+            }
+        }
+    }
+    let dt_ms = 1e3 / rate_hz;
+    let area_uv_ms = seg.iter().map(|v| (*v as f64).abs()).sum::<f64>() * dt_ms;
+    let rms = (seg.iter().map(|v| (*v as f64).powi(2)).sum::<f64>() / seg.len() as f64).sqrt();
+    Some(Measured {
+        p2p,
+        peak_index,
+        onset,
+        end,
+        phases,
+        turns,
+        area_uv_ms,
+        rms,
+        samples: t.to_vec(),
+    })
+}
+
+fn within(x: f64, r: [f64; 2]) -> bool {
+    x >= r[0] && x <= r[1]
+}
+
+/// The waveform class and a sentence giving the numbers that decided it.
+pub(crate) fn classify(m: &Measured, rate_hz: f64, c: &ClassCriteria) -> (WaveformClass, String) {
+    let ms = |a: usize, b: usize| (b + 1 - a) as f64 * 1e3 / rate_hz;
+    let dur = m.duration_ms(rate_hz);
+    let nph = m.phases.len() as u32;
+    let first = m.phases.first().map(|p| p.positive);
+    let polarity = match first {
+        Some(true) => "initially positive",
+        Some(false) => "initially negative",
+        None => "no phase above the threshold",
+    };
+    // Positive sharp wave: a sharp positive spike first (its width at half height is short;
+    // a zero-phase filter may add a slow positive lead-in, so the phase's whole length is
+    // not used), larger than the negative phase that follows, which is long.
+    if let [p0, p1, ..] = m.phases.as_slice() {
+        let (half_ms, neg_ms) = (
+            m.half_width_ms(p0, rate_hz),
+            ms(p1.start, m.end.max(p1.end)),
+        );
+        if p0.positive
+            && !p1.positive
+            && p0.peak >= p1.peak
+            && nph <= c.psw_max_phases
+            && half_ms <= c.psw_max_spike_ms
+            && neg_ms >= c.psw_min_negative_ms
+            && m.p2p <= c.psw_max_p2p_uv
+            && within(dur, c.psw_duration_ms)
+        {
+            return (
+                WaveformClass::PositiveSharpWave,
+                format!(
+                    "positive sharp wave: positive spike {half_ms:.1} ms wide at half height (≤ {}), then a negative phase of {neg_ms:.1} ms (≥ {}), duration {dur:.1} ms ({}–{}), {:.0} µV",
+                    c.psw_max_spike_ms, c.psw_min_negative_ms, c.psw_duration_ms[0], c.psw_duration_ms[1], m.p2p
+                ),
+            );
+        }
+    }
+    if within(dur, c.single_fibre_duration_ms)
+        && nph <= c.single_fibre_max_phases
+        && m.p2p <= c.single_fibre_max_p2p_uv
+    {
+        return (
+            WaveformClass::SingleFibre,
+            format!(
+                "single fibre: duration {dur:.1} ms ({}–{}), {nph} phases (≤ {}), {:.0} µV (≤ {}), {polarity}",
+                c.single_fibre_duration_ms[0],
+                c.single_fibre_duration_ms[1],
+                c.single_fibre_max_phases,
+                m.p2p,
+                c.single_fibre_max_p2p_uv
+            ),
+        );
+    }
+    // Complex: a chain of single-fibre spikes, so several narrow phases of comparable size;
+    // a motor unit potential has one dominant phase (its main spike) and broader ones.
+    let widths: Vec<f64> = m
+        .phases
+        .iter()
+        .map(|p| m.half_width_ms(p, rate_hz))
+        .collect();
+    let mean_width = widths.iter().sum::<f64>() / widths.len().max(1) as f64;
+    let mut peaks: Vec<f64> = m.phases.iter().map(|p| p.peak).collect();
+    peaks.sort_by(|a, b| b.total_cmp(a));
+    let second = match peaks.as_slice() {
+        [a, b, ..] if *a > 0.0 => b / a,
+        _ => 0.0,
+    };
+    if nph >= c.complex_min_phases
+        && within(mean_width, c.complex_phase_ms)
+        && second >= c.complex_min_peak_ratio
+        && m.p2p <= c.complex_max_p2p_uv
+    {
+        return (
+            WaveformClass::Complex,
+            format!(
+                "complex: {nph} phases (≥ {}), {mean_width:.2} ms mean half-height width ({}–{}), second phase {second:.2} of the largest (≥ {}), {:.0} µV, duration {dur:.1} ms",
+                c.complex_min_phases, c.complex_phase_ms[0], c.complex_phase_ms[1], c.complex_min_peak_ratio, m.p2p
+            ),
+        );
+    }
+    let typical = within(dur, c.motor_unit_duration_ms) && within(m.p2p, c.motor_unit_p2p_uv);
+    let shape = if nph > c.motor_unit_max_phases {
+        "polyphasic"
+    } else {
+        "not polyphasic"
+    };
+    (
+        WaveformClass::MotorUnit,
+        format!(
+            "motor unit: duration {dur:.1} ms, {:.0} µV ({} the typical {}–{} ms, {}–{} µV), {nph} phases ({shape}), {} turns",
+            m.p2p,
+            if typical { "within" } else { "outside" },
+            c.motor_unit_duration_ms[0],
+            c.motor_unit_duration_ms[1],
+            c.motor_unit_p2p_uv[0],
+            c.motor_unit_p2p_uv[1],
+            m.turns
+        ),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FS: f64 = 20_000.0;
+
+    fn cfg() -> MeasureConfig {
+        MeasureConfig::default()
+    }
+
+    /// A piecewise-linear waveform through (ms, µV) points, zero before and after.
+    fn pwl(points: &[(f64, f64)], total_ms: f64) -> Vec<f32> {
+        let n = (total_ms * 1e-3 * FS) as usize;
+        (0..n)
+            .map(|i| {
+                let t = i as f64 * 1e3 / FS;
+                for w in points.windows(2) {
+                    let ((t0, v0), (t1, v1)) = (w[0], w[1]);
+                    if t >= t0 && t <= t1 {
+                        return (v0 + (v1 - v0) * (t - t0) / (t1 - t0)) as f32;
+                    }
+                }
+                0.0
+            })
+            .collect()
+    }
+
+    #[test]
+    fn triangle_triphasic_known_numbers() {
+        // 0 at 5 ms, +200 at 6, −600 at 8, +300 at 10, 0 at 12 ms: duration 7 ms at the 2 %
+        // threshold (2 % of 900 = 18 µV is reached 0.09 ms after 5 and before 12 ms).
+        let t = pwl(
+            &[
+                (5.0, 0.0),
+                (6.0, 200.0),
+                (8.0, -600.0),
+                (10.0, 300.0),
+                (12.0, 0.0),
+            ],
+            20.0,
+        );
+        let m = measure(&t, FS, 0.0, &cfg()).unwrap();
+        assert!((m.p2p - 900.0).abs() < 1.0);
+        let d = m.duration_ms(FS);
+        assert!((d - (7.0 - 0.09 - 0.12)).abs() < 0.11, "duration {d}");
+        assert_eq!(m.phases.len(), 3);
+        assert!(m.phases[0].positive);
+        assert_eq!(m.turns, 3);
+        // Area: three triangles between the zero crossings at 6.5 and 9.33 ms.
+        let exact =
+            0.5 * 200.0 * 1.5 + 0.5 * 600.0 * (1.5 + 4.0 / 3.0) + 0.5 * 300.0 * (2.0 / 3.0 + 2.0);
+        assert!(
+            (m.area_uv_ms - exact).abs() < 0.02 * exact,
+            "{} vs {exact}",
+            m.area_uv_ms
+        );
+    }
+
+    #[test]
+    fn turns_need_the_threshold_on_both_sides() {
+        // A 20 µV wiggle on top of a 500 µV wave adds no turn at 25 µV, two at 10 µV.
+        let points = vec![
+            (2.0, 0.0),
+            (4.0, -500.0),
+            (5.0, -480.0),
+            (5.5, -500.0),
+            (8.0, 0.0),
+        ];
+        let t = pwl(&points, 12.0);
+        assert_eq!(measure(&t, FS, 0.0, &cfg()).unwrap().turns, 1);
+        let c = MeasureConfig {
+            turn_uv: 10.0,
+            ..cfg()
+        };
+        assert_eq!(measure(&t, FS, 0.0, &c).unwrap().turns, 3);
+    }
+
+    #[test]
+    fn satellites_beyond_the_gap_are_not_duration() {
+        let t = pwl(
+            &[
+                (2.0, 0.0),
+                (3.0, -400.0),
+                (4.0, 300.0),
+                (5.0, 0.0),
+                (10.0, 0.0),
+                (10.5, -60.0),
+                (11.0, 0.0),
+            ],
+            15.0,
+        );
+        let m = measure(&t, FS, 0.0, &cfg()).unwrap();
+        assert!(m.duration_ms(FS) < 3.5, "{}", m.duration_ms(FS));
+        let c = MeasureConfig {
+            max_gap_ms: 6.0,
+            ..cfg()
+        };
+        assert!(measure(&t, FS, 0.0, &c).unwrap().duration_ms(FS) > 8.5);
+    }
+
+    #[test]
+    fn noise_floor_shortens_the_duration() {
+        let t = pwl(&[(2.0, 0.0), (4.0, -100.0), (6.0, 0.0)], 10.0);
+        let quiet = measure(&t, FS, 0.0, &cfg()).unwrap().duration_ms(FS);
+        let noisy = measure(&t, FS, 10.0, &cfg()).unwrap().duration_ms(FS);
+        assert!((quiet - 3.92).abs() < 0.1, "{quiet}");
+        assert!((noisy - 2.8).abs() < 0.1, "{noisy}"); // above 30 µV: 2.6 to 5.4 ms
+    }
+
+    #[test]
+    fn classes_of_synthetic_shapes() {
+        let c = ClassCriteria::default();
+        let class = |t: &[f32]| classify(&measure(t, FS, 0.0, &cfg()).unwrap(), FS, &c);
+        // Fibrillation: 2.5 ms, positive–negative, 100 µV.
+        let fib = pwl(&[(1.0, 0.0), (1.5, 60.0), (2.5, -40.0), (3.5, 0.0)], 8.0);
+        let (k, why) = class(&fib);
+        assert_eq!(k, WaveformClass::SingleFibre, "{why}");
+        assert!(why.contains("initially positive"), "{why}");
+        // Positive sharp wave: 1 ms positive spike, 30 ms slow negative; also with a slow
+        // positive lead-in such as a zero-phase high-pass adds.
+        let psw = pwl(
+            &[
+                (1.0, 0.0),
+                (1.5, 150.0),
+                (2.0, 0.0),
+                (6.0, -50.0),
+                (32.0, 0.0),
+            ],
+            40.0,
+        );
+        assert_eq!(
+            class(&psw).0,
+            WaveformClass::PositiveSharpWave,
+            "{}",
+            class(&psw).1
+        );
+        let lead = pwl(
+            &[
+                (1.0, 0.0),
+                (9.0, 8.0),
+                (10.5, 150.0),
+                (11.0, 0.0),
+                (15.0, -50.0),
+                (41.0, 0.0),
+            ],
+            50.0,
+        );
+        assert_eq!(
+            class(&lead).0,
+            WaveformClass::PositiveSharpWave,
+            "{}",
+            class(&lead).1
+        );
+        // Motor unit: 8 ms triphasic 900 µV.
+        let mu = pwl(
+            &[
+                (2.0, 0.0),
+                (4.0, 200.0),
+                (6.0, -700.0),
+                (8.0, 200.0),
+                (10.0, 0.0),
+            ],
+            14.0,
+        );
+        assert_eq!(class(&mu).0, WaveformClass::MotorUnit);
+        // Complex: six alternating 80 µV spikes over 10 ms.
+        let pts: Vec<(f64, f64)> = (0..=12)
+            .map(|i| {
+                (
+                    2.0 + i as f64 * 0.8,
+                    if i == 0 || i == 12 {
+                        0.0
+                    } else if i % 2 == 0 {
+                        80.0
+                    } else {
+                        -80.0
+                    },
+                )
+            })
+            .collect();
+        let cx = pwl(&pts, 16.0);
+        assert_eq!(class(&cx).0, WaveformClass::Complex, "{}", class(&cx).1);
+        // The same polyphasic shape at 1 mV is a polyphasic motor unit.
+        let big: Vec<f32> = cx.iter().map(|v| v * 12.0).collect();
+        let (k, why) = class(&big);
+        assert_eq!(k, WaveformClass::MotorUnit);
+        assert!(
+            why.contains("polyphasic") && !why.contains("not polyphasic"),
+            "{why}"
+        );
+    }
+
+    #[test]
+    fn flat_or_nan_is_not_measured() {
+        assert!(measure(&[0.0; 10], FS, 0.0, &cfg()).is_none());
+        assert!(measure(&[1.0, f32::NAN], FS, 0.0, &cfg()).is_none());
+    }
+}

@@ -20,6 +20,7 @@
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod analyze;
 pub mod detect;
 pub mod dsp;
 pub mod error;

@@ -1,0 +1,716 @@
+//! The whole analysis of a recording: filter → detect → sort → trains, bursts, features,
+//! classification and summary, channel by channel, with flat memory.
+//!
+//! ```no_run
+//! use kymo::analyze::{analyze_file, AnalysisConfig};
+//!
+//! let cfg = AnalysisConfig::default();
+//! let a = analyze_file("rec.edf".as_ref(), None, &cfg, &|_| {})?;
+//! for ch in &a.channels {
+//!     println!("{}: {} discharges", ch.label, ch.discharges.len());
+//! }
+//! # Ok::<(), kymo::Error>(())
+//! ```
+//!
+//! # How a long recording stays in bounded memory
+//!
+//! Each channel is read, filtered and searched for potentials block by block
+//! ([`crate::dsp::Filter::blocks`], overlapping by the filter's settling length, so the
+//! filtered samples equal whole-signal filtering). The aligned waveforms of detected
+//! potentials are kept only for the current **sorting chunk**: once it holds
+//! `chunk.max_seconds` of signal or `chunk.max_spikes` potentials it is sorted, its units
+//! are linked to the units of earlier chunks by template similarity ([`link`]), and the
+//! waveforms are dropped. What stays for the whole recording is one small record per
+//! potential (time, unit, amplitude: 16 bytes) for the pattern stages, which need whole
+//! trains; that grows with the number of potentials (a few MB per channel-hour), never with
+//! the number of samples. Channels run in parallel with rayon, each with its own reader.
+
+mod link;
+
+use std::path::Path;
+
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::detect::{
+    artefact, Artefact, ArtefactKind, BlockData, DetectConfig, Detection, Detector,
+    ValidDetectConfig,
+};
+use crate::dsp::{mains, FilterConfig, Kind, MainsSetting, Scratch};
+use crate::io::{self, Header, OpenOptions, SignalReader};
+use crate::pattern::{
+    self, ChannelPattern, ChannelSummary, Discharge, PatternConfig, PotentialInput, TrainSummary,
+    UnitInput, ValidPatternConfig,
+};
+use crate::sort::{self, SortConfig, SortInput, ValidSortConfig};
+use crate::{Error, Result};
+
+pub use link::LinkConfig;
+
+/// Name of the analysis JSON schema (`docs/analysis-json.md`).
+pub const SCHEMA: &str = "kymo-analysis";
+/// Version of the analysis JSON schema; bumped on any incompatible change.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// When a sorting chunk is closed and sorted.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ChunkConfig {
+    /// Longest stretch of signal sorted at once, s (default 300: a fasciculating unit
+    /// firing every few seconds still gives the sorter dozens of potentials).
+    pub max_seconds: f64,
+    /// Most potentials sorted at once (default 40 000: with 10 ms needle windows at 20 kHz,
+    /// 32 MB of waveforms).
+    pub max_spikes: usize,
+}
+
+impl Default for ChunkConfig {
+    fn default() -> Self {
+        ChunkConfig {
+            max_seconds: 300.0,
+            max_spikes: 40_000,
+        }
+    }
+}
+
+/// Every parameter of the analysis, as a user writes it in `--config FILE.toml` (each
+/// section optional; unknown keys are an error). The resolved values are written into the
+/// result so that a result always says how it was made.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AnalysisConfig {
+    /// Recording kind, overriding the choice from the rate (`--kind needle|surface`);
+    /// applies to filter and detection unless those set their own.
+    pub kind: Option<Kind>,
+    /// Stage 1: band-pass and mains removal.
+    pub filter: FilterConfig,
+    /// Stage 2: detection.
+    pub detect: DetectConfig,
+    /// Stage 3: sorting.
+    pub sort: SortConfig,
+    /// Sorting chunks of long recordings.
+    pub chunk: ChunkConfig,
+    /// Linking units across sorting chunks.
+    pub link: LinkConfig,
+    /// Stages 4–7: trains, bursts, features, classification, summary.
+    pub pattern: PatternConfig,
+}
+
+impl AnalysisConfig {
+    /// Reads a TOML configuration file; errors name the file and the key.
+    pub fn read(path: &Path) -> Result<AnalysisConfig> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, "cannot read", e))?;
+        toml::from_str(&text).map_err(|e| {
+            Error::malformed(
+                path,
+                format!("config: {}", e.message().trim_end_matches('.')),
+            )
+        })
+    }
+
+    /// Checks the rate-independent parts (sorting, pattern, chunking).
+    pub fn check(&self) -> Result<ValidAnalysisConfig> {
+        if !(self.chunk.max_seconds.is_finite() && self.chunk.max_seconds >= 1.0) {
+            return Err(Error::config(format!(
+                "analyze: chunk.max_seconds {} is not at least 1 s",
+                self.chunk.max_seconds
+            )));
+        }
+        if self.chunk.max_spikes < 100 {
+            return Err(Error::config(format!(
+                "analyze: chunk.max_spikes {} is below the minimum of 100",
+                self.chunk.max_spikes
+            )));
+        }
+        self.link.check()?;
+        Ok(ValidAnalysisConfig {
+            user: self.clone(),
+            sort: self.sort.clone().check()?,
+            pattern: self.pattern.clone().check()?,
+        })
+    }
+
+    fn filter_config(&self) -> FilterConfig {
+        let mut f = self.filter.clone();
+        f.kind = f.kind.or(self.kind);
+        f
+    }
+
+    fn detect_config(&self) -> DetectConfig {
+        let mut d = self.detect.clone();
+        d.kind = d.kind.or(self.kind);
+        d
+    }
+}
+
+/// An [`AnalysisConfig`] whose rate-independent parts are checked.
+#[derive(Debug, Clone)]
+pub struct ValidAnalysisConfig {
+    user: AnalysisConfig,
+    sort: ValidSortConfig,
+    pattern: ValidPatternConfig,
+}
+
+impl ValidAnalysisConfig {
+    /// The configuration as written.
+    pub fn get(&self) -> &AnalysisConfig {
+        &self.user
+    }
+}
+
+/// A flagged artefact interval, in seconds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ArtefactInterval {
+    /// Start, s.
+    pub start_s: f64,
+    /// End, s.
+    pub end_s: f64,
+    /// Rule that flagged it: `clipping`, `pop` or `movement`.
+    pub kind: String,
+}
+
+/// A sorted unit as reported: [`sort::Unit`]'s measurements, with the id used in every
+/// potential and discharge of the channel.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct UnitReport {
+    /// Potentials assigned to the unit over the whole recording.
+    pub n_potentials: usize,
+    /// Sorting chunks the unit was found in.
+    pub n_chunks: usize,
+    /// Id (as in every potential and discharge of the channel), measurements, template and
+    /// class, from the chunk where the unit had most spikes.
+    #[serde(flatten)]
+    pub measured: sort::Unit,
+}
+
+impl UnitReport {
+    /// Unit id on this channel.
+    pub fn id(&self) -> u32 {
+        self.measured.id
+    }
+}
+
+/// Filtering and detection settings as resolved for one channel.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ChannelSettings {
+    /// Recording kind used.
+    pub kind: Kind,
+    /// Band-pass edges, Hz.
+    pub band_hz: (f64, f64),
+    /// Mains frequency removed, if any.
+    pub mains_hz: Option<f64>,
+    /// Robust noise σ of the filtered signal (median over blocks), µV.
+    pub noise_sigma_uv: f64,
+    /// Detection threshold (median over blocks), µV.
+    pub threshold_uv: f64,
+    /// Scale from the file's unit to µV.
+    pub to_uv: f64,
+}
+
+/// The analysis of one channel.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ChannelAnalysis {
+    /// Channel index in the file (0-based).
+    pub channel: usize,
+    /// Label from the file.
+    pub label: String,
+    /// Sampling rate, Hz.
+    pub rate_hz: f64,
+    /// Samples analysed.
+    pub n_samples: u64,
+    /// Length, s.
+    pub duration_s: f64,
+    /// Resolved settings.
+    pub settings: ChannelSettings,
+    /// Potentials detected.
+    pub n_detected: usize,
+    /// Detected potentials the sorter left without a unit (noise or unexplained shapes).
+    pub n_unsorted: usize,
+    /// Potentials found hidden in overlaps by the sorter.
+    pub n_overlap: usize,
+    /// Sorting chunks.
+    pub n_chunks: usize,
+    /// Artefacts, merged and sorted.
+    pub artefacts: Vec<ArtefactInterval>,
+    /// Units.
+    pub units: Vec<UnitReport>,
+    /// Every potential given a unit, in time order (µV).
+    pub potentials: Vec<PotentialInput>,
+    /// Per-unit trains.
+    pub trains: Vec<TrainSummary>,
+    /// Classified discharges in time order.
+    pub discharges: Vec<Discharge>,
+    /// Channel summary.
+    pub summary: ChannelSummary,
+    /// Things a reader should know (sorting warnings, unit conversions).
+    pub warnings: Vec<String>,
+}
+
+/// The analysis of a recording (the analysis JSON, `docs/analysis-json.md`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Analysis {
+    /// Always [`SCHEMA`].
+    pub schema: &'static str,
+    /// [`SCHEMA_VERSION`].
+    pub version: u32,
+    /// kymo version that made it.
+    pub kymo_version: &'static str,
+    /// The file analysed, as given.
+    pub file: String,
+    /// File format.
+    pub format: String,
+    /// Configuration used.
+    pub config: AnalysisConfig,
+    /// Analysed channels, in the order asked for.
+    pub channels: Vec<ChannelAnalysis>,
+}
+
+/// What the analysis needs to know about a channel.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChannelInfo {
+    /// Index in the file.
+    pub index: usize,
+    /// Label.
+    pub label: String,
+    /// Physical unit as the file spells it.
+    pub unit: String,
+    /// Rate, Hz.
+    pub rate_hz: f64,
+    /// Samples.
+    pub n_samples: u64,
+    /// Declared physical range (for the clipping rule).
+    pub physical_range: Option<(f64, f64)>,
+}
+
+impl ChannelInfo {
+    /// The description of channel `index` of `header`.
+    pub fn from_header(header: &Header, index: usize) -> Option<ChannelInfo> {
+        let c = header.channels.get(index)?;
+        Some(ChannelInfo {
+            index,
+            label: c.label.clone(),
+            unit: c.unit.clone(),
+            rate_hz: c.rate_hz,
+            n_samples: c.n_samples,
+            physical_range: c.physical_range,
+        })
+    }
+}
+
+/// Scale from a physical unit to µV, and a warning when the unit is not a voltage (then the
+/// values are taken as µV).
+pub fn microvolt_scale(unit: &str) -> (f64, Option<String>) {
+    let u = unit.trim();
+    let scale = match u {
+        "uV" | "µV" | "μV" | "microV" | "microvolt" | "microvolts" => Some(1.0),
+        "mV" | "millivolt" | "millivolts" => Some(1e3),
+        "V" | "volt" | "volts" => Some(1e6),
+        "nV" => Some(1e-3),
+        _ => None,
+    };
+    match scale {
+        Some(s) => (s, None),
+        None => (
+            1.0,
+            Some(format!(
+                "unit \"{u}\" is not a voltage kymo knows (uV, mV, V); values are taken as µV"
+            )),
+        ),
+    }
+}
+
+/// Progress reports: called with the number of samples just processed (on any thread).
+pub type Progress<'a> = &'a (dyn Fn(u64) + Sync);
+
+/// Most one-second windows read for mains detection (spread over the recording).
+const MAINS_WINDOWS: usize = 20;
+/// A spectral line this far above its neighbours (dB) counts as mains hum
+/// ([`crate::dsp::mains::detect`]).
+const MAINS_THRESHOLD_DB: f64 = 10.0;
+
+/// Analyses channels `channels` (all when `None`) of the file at `path`. Each channel is
+/// read by its own reader, in parallel (rayon's global pool).
+pub fn analyze_file(
+    path: &Path,
+    channels: Option<&[usize]>,
+    cfg: &AnalysisConfig,
+    progress: Progress<'_>,
+) -> Result<Analysis> {
+    let valid = cfg.check()?;
+    let opts = OpenOptions::default();
+    let first = io::open(path, &opts)?;
+    let header = first.header().clone();
+    let list: Vec<usize> = match channels {
+        Some(c) => c.to_vec(),
+        None => (0..header.channels.len()).collect(),
+    };
+    for &c in &list {
+        if c >= header.channels.len() {
+            return Err(Error::config(format!(
+                "{}: channel {} does not exist (the file has {})",
+                path.display(),
+                c + 1,
+                header.channels.len()
+            )));
+        }
+    }
+    let mut spare = Some(first);
+    let readers: Vec<Box<dyn SignalReader>> = list
+        .iter()
+        .map(|_| match spare.take() {
+            Some(r) => Ok(r),
+            None => io::open(path, &opts),
+        })
+        .collect::<Result<_>>()?;
+    let results: Vec<Result<ChannelAnalysis>> = readers
+        .into_par_iter()
+        .zip(list.par_iter())
+        .map(|(mut reader, &c)| {
+            let info = ChannelInfo::from_header(&header, c).ok_or_else(|| {
+                Error::config(format!("{}: channel {} does not exist", path.display(), c))
+            })?;
+            analyze_channel(&info, &valid, progress, |start, buf| {
+                reader.read(c, start, buf)
+            })
+        })
+        .collect();
+    let channels = results.into_iter().collect::<Result<Vec<_>>>()?;
+    Ok(Analysis {
+        schema: SCHEMA,
+        version: SCHEMA_VERSION,
+        kymo_version: env!("CARGO_PKG_VERSION"),
+        file: path.display().to_string(),
+        format: format!("{:?}", header.format).to_lowercase(),
+        config: cfg.clone(),
+        channels,
+    })
+}
+
+/// Analyses one channel held in memory (physical values in `info.unit`).
+pub fn analyze_samples(
+    info: &ChannelInfo,
+    samples: &[f32],
+    cfg: &ValidAnalysisConfig,
+) -> Result<ChannelAnalysis> {
+    if samples.len() as u64 != info.n_samples {
+        return Err(Error::config(format!(
+            "analyze: channel {} declares {} samples but {} were given",
+            info.label,
+            info.n_samples,
+            samples.len()
+        )));
+    }
+    analyze_channel(info, cfg, &|_| {}, |start, buf| {
+        let s = start as usize;
+        buf.copy_from_slice(&samples[s..s + buf.len()]);
+        Ok(())
+    })
+}
+
+/// The waveforms of the current sorting chunk.
+struct Chunk {
+    waveforms: Vec<f32>,
+    samples: Vec<u64>,
+    first_sample: u64,
+    sigmas: Vec<f32>,
+}
+
+/// Analyses one channel streamed through `read(start, buf)` (physical values in
+/// `info.unit`, samples `start..start + buf.len()`).
+pub fn analyze_channel(
+    info: &ChannelInfo,
+    cfg: &ValidAnalysisConfig,
+    progress: Progress<'_>,
+    mut read: impl FnMut(u64, &mut [f32]) -> Result<()>,
+) -> Result<ChannelAnalysis> {
+    let rate = info.rate_hz;
+    let n = info.n_samples;
+    let user = cfg.get();
+    let fcfg = user.filter_config().check(rate)?;
+    let dcfg: ValidDetectConfig = user.detect_config().check(rate)?;
+    let (to_uv, unit_warning) = microvolt_scale(&info.unit);
+    let to_uv_f32 = to_uv as f32;
+    let physical_range = info.physical_range.map(|(lo, hi)| (lo * to_uv, hi * to_uv));
+    let mut warnings: Vec<String> = unit_warning.into_iter().collect();
+
+    let mains_hz = match fcfg.mains {
+        MainsSetting::Auto => {
+            let sample = mains_sample(n, rate, &mut read, to_uv_f32)?;
+            mains::detect(&sample, rate, MAINS_THRESHOLD_DB).frequency_hz
+        }
+        MainsSetting::Off => None,
+        MainsSetting::Hz50 => Some(50.0),
+        MainsSetting::Hz60 => Some(60.0),
+    };
+    let filter = crate::dsp::Filter::new(&fcfg, mains_hz);
+
+    let context = (dcfg.align + 1)
+        .max(dcfg.waveform_pre)
+        .max(dcfg.waveform_post);
+    let chunk_samples = (user.chunk.max_seconds * rate).round() as u64;
+    // A chunk closes at a block's end, so blocks are no longer than a chunk.
+    let block_len = chunk_samples.clamp(4096, crate::detect::DEFAULT_BLOCK_LEN as u64) as usize;
+    let blocks = filter.blocks(n, block_len, context);
+    let mut raw = vec![0.0f32; blocks.max_input_len()];
+    let mut filtered = vec![0.0f32; blocks.max_output_len()];
+    let mut scratch = Scratch::with_capacity(blocks.max_input_len());
+    let mut detector = Detector::new(&dcfg);
+    let mut det = Detection::default();
+    let mut carried: Vec<Artefact> = Vec::new();
+    let mut artefacts: Vec<Artefact> = Vec::new();
+    let width = dcfg.waveform_pre + dcfg.waveform_post;
+    let mut chunk = Chunk {
+        waveforms: Vec::new(),
+        samples: Vec::new(),
+        first_sample: 0,
+        sigmas: Vec::new(),
+    };
+    let mut linker = link::Linker::new(&user.link, rate);
+    let mut potentials: Vec<PotentialInput> = Vec::new();
+    let mut all_sigmas: Vec<f32> = Vec::new();
+    let mut all_thresholds: Vec<f32> = Vec::new();
+    let mut n_detected = 0usize;
+    let mut n_unsorted = 0usize;
+    let mut n_overlap = 0usize;
+    let mut n_chunks = 0usize;
+
+    for b in blocks {
+        let input = &mut raw[..(b.input.end - b.input.start) as usize];
+        read(b.input.start, input)?;
+        if to_uv_f32 != 1.0 {
+            input.iter_mut().for_each(|v| *v *= to_uv_f32);
+        }
+        let keep = b.output_in_input();
+        let fout = &mut filtered[..keep.len()];
+        filter.filtfilt_range(input, keep, fout, &mut scratch);
+        det.spikes.clear();
+        det.noise.clear();
+        let n_art = det.artefacts.len();
+        detector.process(
+            &BlockData {
+                raw: input,
+                raw_first: b.input.start,
+                filtered: fout,
+                filtered_first: b.output.start,
+                own: (b.own.start, b.own.end),
+            },
+            physical_range,
+            &carried,
+            &mut det,
+        );
+        carried.retain(|a| a.end > b.own.end);
+        carried.extend(det.artefacts[n_art..].iter().filter(|a| a.end > b.own.end));
+        carried = artefact::merge(carried);
+        if det.artefacts.len() > 256 {
+            artefacts.append(&mut det.artefacts);
+            artefacts = artefact::merge(std::mem::take(&mut artefacts));
+        }
+        for e in &det.noise {
+            chunk.sigmas.push(e.sigma);
+            all_sigmas.push(e.sigma);
+            all_thresholds.push(e.threshold);
+        }
+        let at = chunk.waveforms.len();
+        chunk.waveforms.resize(at + det.spikes.len() * width, 0.0);
+        crate::detect::extract_waveforms(
+            fout,
+            b.output.start,
+            &det.spikes,
+            dcfg.waveform_pre,
+            dcfg.waveform_post,
+            &mut chunk.waveforms[at..],
+        )?;
+        chunk.samples.extend(det.spikes.iter().map(|s| s.sample));
+        n_detected += det.spikes.len();
+        let last = b.own.end >= n;
+        if last
+            || chunk.samples.len() >= user.chunk.max_spikes
+            || b.own.end - chunk.first_sample >= chunk_samples
+        {
+            let stats = sort_chunk(&mut chunk, &dcfg, cfg, &mut linker, &mut potentials)?;
+            n_unsorted += stats.unsorted;
+            n_overlap += stats.overlap;
+            n_chunks += 1;
+            warnings.extend(stats.warnings);
+            chunk.first_sample = b.own.end;
+        }
+        progress(b.own.end - b.own.start);
+    }
+    artefacts.append(&mut det.artefacts);
+    let artefacts = artefact::merge(artefacts);
+
+    potentials.sort_by(|a, b| a.time_s.total_cmp(&b.time_s));
+    let units = linker.finish(&potentials);
+    let unit_inputs: Vec<UnitInput> = units.iter().map(unit_input).collect();
+    let art_s: Vec<(f64, f64)> = artefacts
+        .iter()
+        .map(|a| (a.start as f64 / rate, a.end as f64 / rate))
+        .collect();
+    let duration_s = n as f64 / rate;
+    let ChannelPattern {
+        discharges,
+        trains,
+        summary,
+    } = pattern::analyze_channel(&unit_inputs, &potentials, duration_s, &art_s, &cfg.pattern);
+    Ok(ChannelAnalysis {
+        channel: info.index,
+        label: info.label.clone(),
+        rate_hz: rate,
+        n_samples: n,
+        duration_s,
+        settings: ChannelSettings {
+            kind: fcfg.kind,
+            band_hz: filter.band_hz(),
+            mains_hz: filter.mains_hz(),
+            noise_sigma_uv: median(&mut all_sigmas),
+            threshold_uv: median(&mut all_thresholds),
+            to_uv,
+        },
+        n_detected,
+        n_unsorted,
+        n_overlap,
+        n_chunks,
+        artefacts: artefacts
+            .iter()
+            .map(|a| ArtefactInterval {
+                start_s: a.start as f64 / rate,
+                end_s: a.end as f64 / rate,
+                kind: artefact_name(a.kind).to_string(),
+            })
+            .collect(),
+        units,
+        potentials,
+        trains,
+        discharges,
+        summary,
+        warnings,
+    })
+}
+
+fn artefact_name(k: ArtefactKind) -> &'static str {
+    match k {
+        ArtefactKind::Clipping => "clipping",
+        ArtefactKind::Pop => "pop",
+        ArtefactKind::Movement => "movement",
+    }
+}
+
+fn median(v: &mut [f32]) -> f64 {
+    if v.is_empty() {
+        return 0.0;
+    }
+    v.sort_by(f32::total_cmp);
+    v[v.len() / 2] as f64
+}
+
+/// Up to [`MAINS_WINDOWS`] one-second windows spread evenly over the channel, end to end.
+fn mains_sample(
+    n: u64,
+    rate: f64,
+    read: &mut impl FnMut(u64, &mut [f32]) -> Result<()>,
+    to_uv: f32,
+) -> Result<Vec<f32>> {
+    let win = (rate.round() as u64).max(16);
+    if n <= win * MAINS_WINDOWS as u64 {
+        let mut x = vec![0.0f32; n as usize];
+        read(0, &mut x)?;
+        x.iter_mut().for_each(|v| *v *= to_uv);
+        return Ok(x);
+    }
+    let k = MAINS_WINDOWS as u64;
+    let stride = (n - win) / (k - 1);
+    let mut x = vec![0.0f32; (win * k) as usize];
+    for (i, w) in x.chunks_exact_mut(win as usize).enumerate() {
+        read(i as u64 * stride, w)?;
+    }
+    x.iter_mut().for_each(|v| *v *= to_uv);
+    Ok(x)
+}
+
+struct ChunkStats {
+    unsorted: usize,
+    overlap: usize,
+    warnings: Vec<String>,
+}
+
+/// Sorts the chunk's waveforms, links its units to the channel's units and appends its
+/// potentials; empties the chunk.
+fn sort_chunk(
+    chunk: &mut Chunk,
+    dcfg: &ValidDetectConfig,
+    cfg: &ValidAnalysisConfig,
+    linker: &mut link::Linker,
+    potentials: &mut Vec<PotentialInput>,
+) -> Result<ChunkStats> {
+    let sigma = median(&mut chunk.sigmas) as f32;
+    let width = dcfg.waveform_pre + dcfg.waveform_post;
+    let mut stats = ChunkStats {
+        unsorted: 0,
+        overlap: 0,
+        warnings: Vec::new(),
+    };
+    if !chunk.samples.is_empty() && sigma > 0.0 {
+        let input = SortInput {
+            rate_hz: dcfg.rate_hz,
+            waveforms: &chunk.waveforms,
+            wave_len: width,
+            pre_samples: dcfg.waveform_pre,
+            spike_samples: &chunk.samples,
+            noise_sigma_uv: sigma,
+        };
+        let s = sort::sort(&input, &cfg.sort)?;
+        let ids = linker.add_chunk(&s.units, dcfg.waveform_pre);
+        let rate = dcfg.rate_hz;
+        let peak = |row: usize| chunk.waveforms[row * width + dcfg.waveform_pre];
+        for (i, label) in s.labels.iter().enumerate() {
+            match label
+                .and_then(|l| ids.get(l as usize))
+                .filter(|&&id| id != u32::MAX)
+            {
+                Some(&id) => potentials.push(PotentialInput {
+                    time_s: chunk.samples[i] as f64 / rate,
+                    unit: id,
+                    amplitude_uv: peak(i).abs(),
+                }),
+                None => stats.unsorted += 1,
+            }
+        }
+        for &(sample, unit) in &s.extra_spikes {
+            if let Some(&id) = ids.get(unit as usize).filter(|&&id| id != u32::MAX) {
+                let p2p = s.units.get(unit as usize).map_or(0.0, |u| u.p2p_uv / 2.0);
+                potentials.push(PotentialInput {
+                    time_s: sample as f64 / rate,
+                    unit: id,
+                    amplitude_uv: p2p as f32,
+                });
+                stats.overlap += 1;
+            }
+        }
+        stats.warnings = s.warnings;
+    }
+    chunk.waveforms.clear();
+    chunk.samples.clear();
+    chunk.sigmas.clear();
+    Ok(stats)
+}
+
+fn unit_input(u: &UnitReport) -> UnitInput {
+    let m = &u.measured;
+    UnitInput {
+        id: m.id,
+        waveform: match m.class {
+            sort::WaveformClass::MotorUnit => pattern::WaveformClass::MotorUnit,
+            sort::WaveformClass::SingleFibre => pattern::WaveformClass::SingleFibre,
+            sort::WaveformClass::PositiveSharpWave => pattern::WaveformClass::PositiveSharpWave,
+            sort::WaveformClass::Complex => pattern::WaveformClass::Complex,
+        },
+        p2p_uv: m.p2p_uv as f32,
+        duration_ms: m.duration_ms as f32,
+        phases: m.phases,
+        first_phase_positive: m.first_phase == sort::Polarity::Positive,
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests;

@@ -1,0 +1,93 @@
+use super::*;
+use crate::simulate::{self, truth::Truth, VecSink};
+
+fn simulated(name: &str, seconds: f64, seed: u64) -> (ChannelInfo, Vec<f32>, Truth) {
+    let mut sc = simulate::builtin(name).unwrap();
+    sc.seconds = seconds;
+    let mut sink = VecSink::default();
+    let mut truth = Truth::default();
+    simulate::run(&sc, seed, &mut sink, &mut truth).unwrap();
+    let x = sink.channels.swap_remove(0);
+    let info = ChannelInfo {
+        index: 0,
+        label: "sim".into(),
+        unit: "uV".into(),
+        rate_hz: truth.recording.rate_hz,
+        n_samples: x.len() as u64,
+        physical_range: None,
+    };
+    (info, x, truth)
+}
+
+#[test]
+fn units_scale_to_microvolts() {
+    assert_eq!(microvolt_scale("mV").0, 1e3);
+    assert_eq!(microvolt_scale("uV").0, 1.0);
+    assert_eq!(microvolt_scale(" V ").0, 1e6);
+    let (s, w) = microvolt_scale("degC");
+    assert_eq!(s, 1.0);
+    assert!(w.unwrap().contains("degC"));
+}
+
+#[test]
+fn millivolt_input_gives_the_same_result_as_microvolts() {
+    let (info, x, _) = simulated("fasciculations", 20.0, 77);
+    let cfg = AnalysisConfig::default().check().unwrap();
+    let a = analyze_samples(&info, &x, &cfg).unwrap();
+    let mv: Vec<f32> = x.iter().map(|v| v / 1000.0).collect();
+    let info_mv = ChannelInfo {
+        unit: "mV".into(),
+        ..info
+    };
+    let b = analyze_samples(&info_mv, &mv, &cfg).unwrap();
+    assert_eq!(a.n_detected, b.n_detected);
+    assert_eq!(a.discharges.len(), b.discharges.len());
+    assert!(
+        (a.settings.noise_sigma_uv - b.settings.noise_sigma_uv).abs()
+            < 0.01 * a.settings.noise_sigma_uv
+    );
+}
+
+#[test]
+fn chunked_sorting_links_units_across_chunks() {
+    // 60 s of myokymic bursts sorted in 10 s chunks: the same units come back in every
+    // chunk and must keep their ids, so the bursts still classify as myokymic.
+    let (info, x, _) = simulated("myokymia-facial", 60.0, 78);
+    let whole = AnalysisConfig::default().check().unwrap();
+    let a = analyze_samples(&info, &x, &whole).unwrap();
+    let mut chunked = AnalysisConfig::default();
+    chunked.chunk.max_seconds = 10.0;
+    let b = analyze_samples(&info, &x, &chunked.check().unwrap()).unwrap();
+    assert!(b.n_chunks >= 5, "{} chunks", b.n_chunks);
+    assert_eq!(a.n_chunks, 1);
+    let linked = b.units.iter().filter(|u| u.n_chunks >= 3).count();
+    assert!(
+        linked >= 1,
+        "no unit linked over chunks: {:?}",
+        b.units
+            .iter()
+            .map(|u| (u.id(), u.n_chunks, u.n_potentials))
+            .collect::<Vec<_>>()
+    );
+    let myo = |c: &ChannelAnalysis| {
+        c.discharges
+            .iter()
+            .filter(|d| d.class == crate::pattern::DischargeClass::Myokymic)
+            .count()
+    };
+    let (ma, mb) = (myo(&a), myo(&b));
+    assert!(ma > 0);
+    assert!(mb as f64 >= 0.8 * ma as f64, "whole {ma}, chunked {mb}");
+}
+
+#[test]
+fn bad_config_is_a_clear_error() {
+    let mut c = AnalysisConfig::default();
+    c.chunk.max_seconds = 0.0;
+    let e = c.check().unwrap_err().to_string();
+    assert!(e.contains("chunk.max_seconds"), "{e}");
+    let mut c = AnalysisConfig::default();
+    c.link.min_correlation = 2.0;
+    let e = c.check().unwrap_err().to_string();
+    assert!(e.contains("link.min_correlation"), "{e}");
+}

@@ -40,9 +40,9 @@ pub fn run(args: &AnalyzeArgs) -> Result<()> {
     let bar = progress_bar(analysed, "analysing");
     let analysis = analyze_file(path, Some(&channels), &cfg, &|n| bar.inc(n))?;
     if formats.contains(&OutputFormat::Edf) {
-        bar.set_message("writing EDF");
-        bar.set_position(0);
+        bar.reset();
         bar.set_length(analysed);
+        bar.set_message("writing EDF");
     }
     let written = output::write_outputs(&analysis, &names, &formats, Some(&mut *source), &|n| {
         bar.inc(n)

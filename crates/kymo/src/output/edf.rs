@@ -12,8 +12,9 @@
 //! - Annotations, one per discharge: `CLASS uUNITS CONFIDENCE`, e.g. `myokymic u3 0.92`
 //!   (units joined by `,`), with the discharge's start and duration; one per artefact:
 //!   `artefact KIND`. With more than one channel each text starts with the channel's
-//!   label and a colon (`EMG2: myokymic u3 0.92`), since EDF+ annotations belong to no
-//!   channel. The recording's own annotations are not copied (they stay in the original).
+//!   label as the EDF signal header has it and a colon (`EMG2: myokymic u3 0.92`), since
+//!   EDF+ annotations belong to no channel; when labels cut to EDF's 16 characters are
+//!   alike, the signal's number in the file (from 1) comes first (`3 Vastus Lateralis: …`). The recording's own annotations are not copied (they stay in the original).
 //! - Start time: the recording's, or 1 January 1985 00:00:00 (EDF's "unknown") when the
 //!   file has none or one EDF cannot hold.
 
@@ -79,12 +80,22 @@ fn ascii(s: &str, max: usize) -> String {
 /// The annotations of `analysis`: discharges and artefacts, channel-prefixed when several.
 pub fn annotations(analysis: &Analysis) -> Vec<Annotation> {
     let prefix = analysis.channels.len() > 1;
+    // The labels as the EDF's signal header has them (printable ASCII, 16 characters);
+    // when that makes two alike, the signal's number in the EDF (from 1) tells them apart.
+    let labels: Vec<String> = analysis
+        .channels
+        .iter()
+        .map(|c| ascii(&c.label, 16))
+        .collect();
+    let unique = labels
+        .iter()
+        .all(|l| labels.iter().filter(|m| *m == l).count() == 1);
     let mut out = Vec::new();
-    for ch in &analysis.channels {
-        let head = if prefix {
-            format!("{}: ", ch.label.trim())
-        } else {
-            String::new()
+    for (i, ch) in analysis.channels.iter().enumerate() {
+        let head = match (prefix, unique) {
+            (false, _) => String::new(),
+            (true, true) => format!("{}: ", labels[i]),
+            (true, false) => format!("{} {}: ", i + 1, labels[i]),
         };
         let clean = |t: String| t.replace(['\0', '\u{14}', '\u{15}'], " ");
         for d in &ch.discharges {
@@ -199,7 +210,7 @@ pub fn write_annotated_edf(
     let mut spec = EdfSpec::new(start, specs);
     spec.equipment = format!("kymo {}", env!("CARGO_PKG_VERSION"));
     spec.annotations = annotations(analysis);
-    let mut w = EdfWriter::create(path, &spec)
+    let mut w = EdfWriter::create_with_lengths(path, &spec, &lengths)
         .map_err(|e| with_path(e, path, "cannot write the annotated EDF"))?;
 
     // Push whole records of every channel at a time, so the writer holds no leftovers.
@@ -234,7 +245,9 @@ pub fn write_annotated_edf(
         w.push(&blocks)?;
         record += k as u64;
     }
-    let (summary, staged) = w.finish_staged()?;
+    let (summary, staged) = w
+        .finish_staged()
+        .map_err(|e| with_path(e, path, "cannot write the annotated EDF"))?;
     if summary.clipped_samples > 0 {
         warnings.push(format!(
             "{} samples outside the channels' physical range (or not a number) were clipped in {}",

@@ -548,6 +548,22 @@ impl EdfWriter {
         Self::create_inner(path, spec, None)
     }
 
+    /// [`create`](Self::create) for a caller that knows how many samples each channel will
+    /// get (`lengths`, one per channel): the annotation space is then sized so that every
+    /// annotation fits in the records written, however many share a record or lie past
+    /// the end (as [`write_edf`] does). Without the lengths, [`finish`](Self::finish) fails
+    /// when dense annotations outrun the records.
+    pub fn create_with_lengths(path: &Path, spec: &EdfSpec, lengths: &[u64]) -> Result<EdfWriter> {
+        if lengths.len() != spec.channels.len() {
+            return Err(cfg(format!(
+                "{} lengths given for {} channels",
+                lengths.len(),
+                spec.channels.len()
+            )));
+        }
+        Self::create_inner(path, spec, Some(lengths))
+    }
+
     fn create_inner(path: &Path, spec: &EdfSpec, lengths: Option<&[u64]>) -> Result<EdfWriter> {
         if spec.channels.is_empty() {
             return Err(cfg("at least one channel is needed".to_string()));

@@ -5,6 +5,8 @@
 //! discharge F1) are measured by `cargo run --release -p kymo --example accuracy` and are
 //! not all met yet (see the README's accuracy section).
 
+#![allow(clippy::unwrap_used)] // test helpers fail loudly by design
+
 use kymo::analyze::{analyze_file, analyze_samples, AnalysisConfig, ChannelInfo};
 use kymo::eval::{score, ChannelPrediction, EvalConfig, Prediction};
 use kymo::pattern::DischargeClass;

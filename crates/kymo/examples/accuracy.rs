@@ -106,6 +106,10 @@ fn main() -> kymo::Result<()> {
                                 d.evidence
                             );
                         }
+                        println!(
+                            "    ch{c}: detected {}, unsorted {}, overlap {}, recovered {}, σ {:.1} µV, units {}",
+                            a.n_detected, a.n_unsorted, a.n_overlap, a.n_recovered, a.settings.noise_sigma_uv, a.units.len()
+                        );
                         for w in &a.warnings {
                             println!("    warning: {w}");
                         }

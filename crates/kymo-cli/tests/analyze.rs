@@ -523,16 +523,16 @@ fn bad_input_exits_1_with_one_sentence_and_leaves_nothing() {
 
 #[test]
 fn a_failure_while_writing_leaves_no_output_at_all() {
-    // A text recording at 1000/3 Hz: analysable, but no EDF record duration holds a whole
+    // A text recording at 1/0.0003183 s ≈ 3141.7 Hz: analysable, but no EDF record duration holds a whole
     // number of its samples, so the EDF+ (written last) fails after the JSON, CSV and TSV
     // are complete. None of them may appear, nor the output folder the run created.
     let dir = tempfile::tempdir().unwrap();
     let csv = dir.path().join("odd.csv");
     let mut s = String::from("time,EMG\n");
-    for i in 0..3000u32 {
+    for i in 0..30000u32 {
         // A deterministic pseudo-noise, so the file is the same every run.
         let x = ((i.wrapping_mul(2_654_435_761) >> 16) % 200) as f64 - 100.0;
-        s.push_str(&format!("{:.3},{x}\n", f64::from(i) * 0.003));
+        s.push_str(&format!("{:.7},{x}\n", f64::from(i) * 0.0003183));
     }
     std::fs::write(&csv, s).unwrap();
     let work = dir.path().join("work");

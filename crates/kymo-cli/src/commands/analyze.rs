@@ -36,9 +36,19 @@ pub fn run(args: &AnalyzeArgs) -> Result<()> {
     let names = OutputNames::new(&dir, &output::stem(path));
     let mut folder = OutputFolder::prepare(&dir)?;
 
-    let analysed: u64 = channels.iter().map(|&c| header.channels[c].n_samples).sum();
+    // Without -c every channel is offered and the library leaves out the ones too slow
+    // for EMG; with -c such a channel is an error.
+    let explicit = !args.input.channels.is_empty();
+    let analysed: u64 = channels
+        .iter()
+        .map(|&c| &header.channels[c])
+        .filter(|c| explicit || c.rate_hz >= kymo::analyze::MIN_RATE_HZ)
+        .map(|c| c.n_samples)
+        .sum();
     let bar = progress_bar(analysed, "analysing");
-    let analysis = analyze_file(path, Some(&channels), &cfg, &|n| bar.inc(n))?;
+    let analysis = analyze_file(path, explicit.then_some(&channels[..]), &cfg, &|n| {
+        bar.inc(n)
+    })?;
     if formats.contains(&OutputFormat::Edf) {
         bar.reset();
         bar.set_length(analysed);
@@ -260,6 +270,9 @@ fn write_summary(out: &mut impl Write, a: &Analysis) -> std::io::Result<()> {
         a.channels.len(),
         if a.channels.len() == 1 { "" } else { "s" }
     )?;
+    for s in &a.skipped {
+        writeln!(out, "  skipped: {s}")?;
+    }
     let lw = a
         .channels
         .iter()

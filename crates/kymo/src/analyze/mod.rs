@@ -330,6 +330,8 @@ pub struct Analysis {
     pub config: AnalysisConfig,
     /// Analysed channels, in the order asked for.
     pub channels: Vec<ChannelAnalysis>,
+    /// Channels left out, one sentence each (for instance a rate too low for EMG).
+    pub skipped: Vec<String>,
 }
 
 /// What the analysis needs to know about a channel.
@@ -386,6 +388,12 @@ pub fn microvolt_scale(unit: &str) -> (f64, Option<String>) {
     }
 }
 
+/// Lowest sampling rate analysed, Hz: surface EMG carries energy up to about 450 Hz
+/// (SENIAM recommendations, Hermens et al. 2000: band 10/20–500 Hz), so its Nyquist rate is
+/// about 1 kHz; needle EMG needs far more. Slower channels in a file (ECG, temperature,
+/// annotations) are left out when no channel is asked for, and refused when one is.
+pub const MIN_RATE_HZ: f64 = 1000.0;
+
 /// Progress reports: called with the number of samples just processed (on any thread).
 pub type Progress<'a> = &'a (dyn Fn(u64) + Sync);
 
@@ -407,19 +415,54 @@ pub fn analyze_file(
     let opts = OpenOptions::default();
     let first = io::open(path, &opts)?;
     let header = first.header().clone();
-    let list: Vec<usize> = match channels {
+    let explicit = channels.is_some();
+    let requested: Vec<usize> = match channels {
         Some(c) => c.to_vec(),
         None => (0..header.channels.len()).collect(),
     };
-    for &c in &list {
-        if c >= header.channels.len() {
+    let mut list = Vec::with_capacity(requested.len());
+    let mut skipped = Vec::new();
+    for &c in &requested {
+        let Some(ch) = header.channels.get(c) else {
             return Err(Error::config(format!(
                 "{}: channel {} does not exist (the file has {})",
                 path.display(),
                 c + 1,
                 header.channels.len()
             )));
+        };
+        if ch.rate_hz >= MIN_RATE_HZ && ch.n_samples > 0 {
+            list.push(c);
+            continue;
         }
+        let why = if ch.n_samples == 0 {
+            "has no samples".to_string()
+        } else {
+            format!(
+                "is sampled at {} Hz, below the {MIN_RATE_HZ} Hz that EMG needs",
+                ch.rate_hz
+            )
+        };
+        if explicit {
+            return Err(Error::config(format!(
+                "{}: channel {} ({}) {why}",
+                path.display(),
+                c + 1,
+                ch.label
+            )));
+        }
+        skipped.push(format!(
+            "channel {} ({}) {why}: not analysed",
+            c + 1,
+            ch.label
+        ));
+    }
+    if list.is_empty() {
+        return Err(Error::config(format!(
+            "{}: no channel can be analysed: {}",
+            path.display(),
+            skipped.join("; ")
+        )));
     }
     let mut spare = Some(first);
     let readers: Vec<Box<dyn SignalReader>> = list
@@ -450,6 +493,7 @@ pub fn analyze_file(
         format: header.format.to_string(),
         config: cfg.clone(),
         channels,
+        skipped,
     })
 }
 
@@ -882,8 +926,8 @@ fn keep_largest_peaks(chunk: &mut Chunk, width: usize, pre: usize, window: u64) 
         }
     }
     let mut w = 0;
-    for i in 0..n {
-        if keep[i] {
+    for (i, &k) in keep.iter().enumerate() {
+        if k {
             if w != i {
                 chunk.samples[w] = chunk.samples[i];
                 chunk

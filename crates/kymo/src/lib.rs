@@ -21,6 +21,7 @@
 #![warn(missing_docs)]
 
 pub mod analyze;
+pub mod audio;
 pub mod clinical;
 pub mod detect;
 pub mod dsp;

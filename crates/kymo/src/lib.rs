@@ -29,6 +29,7 @@ pub mod error;
 pub mod eval;
 pub mod io;
 pub mod pattern;
+pub mod report;
 pub mod simulate;
 pub mod sort;
 

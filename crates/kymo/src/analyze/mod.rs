@@ -25,7 +25,9 @@
 //! trains; that grows with the number of potentials (a few MB per channel-hour), never with
 //! the number of samples. Channels run in parallel with rayon, each with its own reader.
 
+mod complexes;
 mod link;
+mod recover;
 
 use std::path::Path;
 
@@ -45,7 +47,9 @@ use crate::pattern::{
 use crate::sort::{self, SortConfig, SortInput, ValidSortConfig};
 use crate::{Error, Result};
 
+pub use complexes::{ComplexConfig, PlausibilityConfig};
 pub use link::LinkConfig;
+pub use recover::RecoverConfig;
 
 /// Name of the analysis JSON schema (`docs/analysis-json.md`).
 pub const SCHEMA: &str = "kymo-analysis";
@@ -73,6 +77,31 @@ impl Default for ChunkConfig {
     }
 }
 
+/// Which detections are sorted: one per potential.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PeaksConfig {
+    /// Needle: a detection within this many ms of a larger one is a further phase of the
+    /// same potential, or a potential overlapping it, and is not sorted on its own (the
+    /// sorter's overlap resolution finds a second potential inside the larger one's
+    /// window). Default 3 (kymo: the main phases of a needle motor unit potential lie
+    /// within about ±3 ms of its largest peak, the rise time being under 0.5 ms and the
+    /// spike component 1–3 ms; a neuromyotonic train at 300 Hz, brief, still gives one
+    /// detection per potential at 3.3 ms).
+    pub window_ms_needle: f64,
+    /// Surface: the same, default 10 (surface potentials are 3–4 times broader).
+    pub window_ms_surface: f64,
+}
+
+impl Default for PeaksConfig {
+    fn default() -> Self {
+        PeaksConfig {
+            window_ms_needle: 3.0,
+            window_ms_surface: 10.0,
+        }
+    }
+}
+
 /// Every parameter of the analysis, as a user writes it in `--config FILE.toml` (each
 /// section optional; unknown keys are an error). The resolved values are written into the
 /// result so that a result always says how it was made.
@@ -88,10 +117,18 @@ pub struct AnalysisConfig {
     pub detect: DetectConfig,
     /// Stage 3: sorting.
     pub sort: SortConfig,
+    /// One detection per potential for sorting.
+    pub peaks: PeaksConfig,
     /// Sorting chunks of long recordings.
     pub chunk: ChunkConfig,
     /// Linking units across sorting chunks.
     pub link: LinkConfig,
+    /// Time-locked units merged into complexes.
+    pub complex: ComplexConfig,
+    /// Firing no unit can produce, dropped as artefact.
+    pub plausibility: PlausibilityConfig,
+    /// Missed potentials recovered in a unit's rhythm by template matching.
+    pub recover: RecoverConfig,
     /// Stages 4–7: trains, bursts, features, classification, summary.
     pub pattern: PatternConfig,
 }
@@ -122,7 +159,20 @@ impl AnalysisConfig {
                 self.chunk.max_spikes
             )));
         }
+        for (what, v) in [
+            ("peaks.window_ms_needle", self.peaks.window_ms_needle),
+            ("peaks.window_ms_surface", self.peaks.window_ms_surface),
+        ] {
+            if !(v.is_finite() && (0.0..=50.0).contains(&v)) {
+                return Err(Error::config(format!(
+                    "analyze: {what} {v} is not between 0 and 50 ms"
+                )));
+            }
+        }
         self.link.check()?;
+        self.complex.check()?;
+        self.recover.check()?;
+        self.plausibility.check()?;
         Ok(ValidAnalysisConfig {
             user: self.clone(),
             sort: self.sort.clone().check()?,
@@ -165,7 +215,8 @@ pub struct ArtefactInterval {
     pub start_s: f64,
     /// End, s.
     pub end_s: f64,
-    /// Rule that flagged it: `clipping`, `pop` or `movement`.
+    /// Rule that flagged it: `clipping`, `pop`, `movement`, or `impossible-rate` (a run of
+    /// one unit's potentials faster than [`PlausibilityConfig::max_rate_hz`]).
     pub kind: String,
 }
 
@@ -228,6 +279,9 @@ pub struct ChannelAnalysis {
     pub n_unsorted: usize,
     /// Potentials found hidden in overlaps by the sorter.
     pub n_overlap: usize,
+    /// Potentials found below the detection threshold in a unit's rhythm
+    /// ([`RecoverConfig`]).
+    pub n_recovered: usize,
     /// Sorting chunks.
     pub n_chunks: usize,
     /// Artefacts, merged and sorted.
@@ -409,6 +463,8 @@ pub fn analyze_samples(
 
 /// The waveforms of the current sorting chunk.
 struct Chunk {
+    /// Filtered samples from `first_sample` on.
+    filtered: Vec<f32>,
     waveforms: Vec<f32>,
     samples: Vec<u64>,
     first_sample: u64,
@@ -460,6 +516,7 @@ pub fn analyze_channel(
     let mut artefacts: Vec<Artefact> = Vec::new();
     let width = dcfg.waveform_pre + dcfg.waveform_post;
     let mut chunk = Chunk {
+        filtered: Vec::new(),
         waveforms: Vec::new(),
         samples: Vec::new(),
         first_sample: 0,
@@ -472,6 +529,7 @@ pub fn analyze_channel(
     let mut n_detected = 0usize;
     let mut n_unsorted = 0usize;
     let mut n_overlap = 0usize;
+    let mut n_recovered = 0usize;
     let mut n_chunks = 0usize;
 
     for b in blocks {
@@ -521,6 +579,11 @@ pub fn analyze_channel(
             &mut chunk.waveforms[at..],
         )?;
         chunk.samples.extend(det.spikes.iter().map(|s| s.sample));
+        if user.recover.enabled {
+            let own =
+                (b.own.start - b.output.start) as usize..(b.own.end - b.output.start) as usize;
+            chunk.filtered.extend_from_slice(&fout[own]);
+        }
         n_detected += det.spikes.len();
         let last = b.own.end >= n;
         if last
@@ -530,6 +593,7 @@ pub fn analyze_channel(
             let stats = sort_chunk(&mut chunk, &dcfg, cfg, &mut linker, &mut potentials)?;
             n_unsorted += stats.unsorted;
             n_overlap += stats.overlap;
+            n_recovered += stats.recovered;
             n_chunks += 1;
             warnings.extend(stats.warnings);
             chunk.first_sample = b.own.end;
@@ -540,12 +604,47 @@ pub fn analyze_channel(
     let artefacts = artefact::merge(artefacts);
 
     potentials.sort_by(|a, b| a.time_s.total_cmp(&b.time_s));
-    let units = linker.finish(&potentials);
+    let impossible = complexes::drop_impossible_runs(&mut potentials, &user.plausibility);
+    let mut units = linker.finish(&potentials);
+    let min_phases = user.plausibility.min_phases;
+    let (kept, slow): (Vec<UnitReport>, Vec<UnitReport>) = units
+        .into_iter()
+        .partition(|u| u.measured.phases >= min_phases);
+    units = kept;
+    for u in &slow {
+        warnings.push(format!(
+            "unit {} ({} potentials, {:.0} µV) has a {}-phase template, below the {min_phases} phases of any action potential: left out as a slow wave or artefact",
+            u.id(),
+            u.n_potentials,
+            u.measured.p2p_uv,
+            u.measured.phases
+        ));
+        potentials.retain(|p| p.unit != u.id());
+    }
+    warnings.extend(complexes::merge_locked(
+        &mut units,
+        &mut potentials,
+        &user.complex,
+    ));
     let unit_inputs: Vec<UnitInput> = units.iter().map(unit_input).collect();
-    let art_s: Vec<(f64, f64)> = artefacts
+    // Runs at impossible rates become artefact intervals, widened by a waveform on each
+    // side so that the potentials around them are not read as part of a train.
+    let margin = (dcfg.waveform_pre + dcfg.waveform_post) as f64 / rate;
+    let mut artefact_list: Vec<ArtefactInterval> = artefacts
         .iter()
-        .map(|a| (a.start as f64 / rate, a.end as f64 / rate))
+        .map(|a| ArtefactInterval {
+            start_s: a.start as f64 / rate,
+            end_s: a.end as f64 / rate,
+            kind: artefact_name(a.kind).to_string(),
+        })
         .collect();
+    artefact_list.extend(impossible.iter().map(|&(a, b)| ArtefactInterval {
+        start_s: (a - margin).max(0.0),
+        end_s: b + margin,
+        kind: "impossible-rate".to_string(),
+    }));
+    artefact_list.sort_by(|x, y| x.start_s.total_cmp(&y.start_s));
+    let art_s: Vec<(f64, f64)> = artefact_list.iter().map(|a| (a.start_s, a.end_s)).collect();
     let duration_s = n as f64 / rate;
     let ChannelPattern {
         discharges,
@@ -569,15 +668,9 @@ pub fn analyze_channel(
         n_detected,
         n_unsorted,
         n_overlap,
+        n_recovered,
         n_chunks,
-        artefacts: artefacts
-            .iter()
-            .map(|a| ArtefactInterval {
-                start_s: a.start as f64 / rate,
-                end_s: a.end as f64 / rate,
-                kind: artefact_name(a.kind).to_string(),
-            })
-            .collect(),
+        artefacts: artefact_list,
         units,
         potentials,
         trains,
@@ -629,6 +722,7 @@ fn mains_sample(
 
 struct ChunkStats {
     unsorted: usize,
+    recovered: usize,
     overlap: usize,
     warnings: Vec<String>,
 }
@@ -644,8 +738,19 @@ fn sort_chunk(
 ) -> Result<ChunkStats> {
     let sigma = median(&mut chunk.sigmas) as f32;
     let width = dcfg.waveform_pre + dcfg.waveform_post;
+    let window_ms = match dcfg.kind {
+        Kind::Needle => cfg.user.peaks.window_ms_needle,
+        Kind::Surface => cfg.user.peaks.window_ms_surface,
+    };
+    keep_largest_peaks(
+        chunk,
+        width,
+        dcfg.waveform_pre,
+        (window_ms * 1e-3 * dcfg.rate_hz).round() as u64,
+    );
     let mut stats = ChunkStats {
         unsorted: 0,
+        recovered: 0,
         overlap: 0,
         warnings: Vec::new(),
     };
@@ -686,12 +791,96 @@ fn sort_chunk(
                 stats.overlap += 1;
             }
         }
+        if cfg.user.recover.enabled {
+            let mut trains: Vec<Vec<u64>> = vec![Vec::new(); s.units.len()];
+            let pos = |unit: u32| s.units.iter().position(|u| u.id == unit);
+            for (i, label) in s.labels.iter().enumerate() {
+                if let Some(k) = label.and_then(pos) {
+                    trains[k].push(chunk.samples[i]);
+                }
+            }
+            let mut occupied = chunk.samples.clone();
+            for &(sample, unit) in &s.extra_spikes {
+                occupied.push(sample);
+                if let Some(k) = pos(unit) {
+                    trains[k].push(sample);
+                }
+            }
+            occupied.sort_unstable();
+            trains.iter_mut().for_each(|t| t.sort_unstable());
+            let sig = recover::Signal {
+                x: &chunk.filtered,
+                first: chunk.first_sample,
+                sigma,
+                rate_hz: rate,
+                pre: dcfg.waveform_pre,
+                dead: dcfg.refractory as u64,
+            };
+            for (sample, k, amp) in
+                recover::recover(&sig, &s.units, &trains, &occupied, &cfg.user.recover)
+            {
+                if let Some(&id) = ids
+                    .get(s.units[k].id as usize)
+                    .filter(|&&id| id != u32::MAX)
+                {
+                    potentials.push(PotentialInput {
+                        time_s: sample as f64 / rate,
+                        unit: id,
+                        amplitude_uv: amp,
+                    });
+                    stats.recovered += 1;
+                }
+            }
+        }
         stats.warnings = s.warnings;
     }
+    chunk.filtered.clear();
     chunk.waveforms.clear();
     chunk.samples.clear();
     chunk.sigmas.clear();
     Ok(stats)
+}
+
+/// Keeps only detections that are the largest within `window` samples on either side
+/// (ties: the earlier), compacting the chunk's samples and waveforms in place.
+fn keep_largest_peaks(chunk: &mut Chunk, width: usize, pre: usize, window: u64) {
+    let n = chunk.samples.len();
+    if window == 0 || n < 2 {
+        return;
+    }
+    let amp: Vec<f32> = (0..n)
+        .map(|i| chunk.waveforms[i * width + pre].abs())
+        .collect();
+    let s = &chunk.samples;
+    let mut keep = vec![true; n];
+    let mut lo = 0;
+    for i in 0..n {
+        while s[lo] + window < s[i] {
+            lo += 1;
+        }
+        let mut j = lo;
+        while j < n && s[j] <= s[i] + window {
+            if j != i && (amp[j] > amp[i] || (amp[j] == amp[i] && j < i)) {
+                keep[i] = false;
+                break;
+            }
+            j += 1;
+        }
+    }
+    let mut w = 0;
+    for i in 0..n {
+        if keep[i] {
+            if w != i {
+                chunk.samples[w] = chunk.samples[i];
+                chunk
+                    .waveforms
+                    .copy_within(i * width..(i + 1) * width, w * width);
+            }
+            w += 1;
+        }
+    }
+    chunk.samples.truncate(w);
+    chunk.waveforms.truncate(w * width);
 }
 
 fn unit_input(u: &UnitReport) -> UnitInput {

@@ -294,3 +294,34 @@ fn clinical_context_from_a_real_analysis_shows_its_findings() {
     let html = report::render(&input, &mut reader(f)).unwrap();
     assert!(html.contains("No clinical context was requested"));
 }
+
+#[test]
+fn a_failed_read_leaves_no_report_and_no_audio() {
+    let f = fixture();
+    let dir = tempfile::tempdir().unwrap();
+    let mut calls = 0usize;
+    // The reader fails after a few reads (a file going bad half-way).
+    let mut read = |c: usize, s: u64, b: &mut [f32]| {
+        calls += 1;
+        if calls > 6 {
+            return Err(kymo::Error::config("test: the disk went away"));
+        }
+        b.copy_from_slice(&f.samples[c][s as usize..s as usize + b.len()]);
+        Ok(())
+    };
+    let e = report::write_dir(
+        dir.path(),
+        &f.analysis,
+        Some(&f.clinical),
+        &[],
+        &mut read,
+        &ReportOptions {
+            audio: true,
+            ..ReportOptions::default()
+        },
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("disk went away"));
+    let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+    assert!(left.is_empty(), "{left:?}");
+}

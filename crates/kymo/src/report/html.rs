@@ -350,7 +350,7 @@ fn channel_section(
             c.discharges,
             c.per_min,
             c.potentials,
-            c.seconds
+            c.seconds + 0.0
         );
     }
     if sm.classes.is_empty() {
@@ -375,7 +375,10 @@ fn channel_section(
         ),
     };
     let fg = &sm.fibrillation_grade;
-    let art_s: f64 = ch.artefacts.iter().map(|a| a.end_s - a.start_s).sum();
+    let art_s = ch
+        .artefacts
+        .iter()
+        .fold(0.0, |acc, a| acc + (a.end_s - a.start_s));
     let _ = write!(
         h,
         r#"<table><tr><th>myokymic activity</th><td>{}</td></tr><tr><th>dominant pattern</th><td>{}</td></tr><tr><th>fibrillation / PSW grade at this site</th><td>{} ({} persistent trains, at most {} at once, {:.2} potentials/s)</td></tr><tr><th>units</th><td>{} ({} potentials; {} left unsorted; {} found in overlaps; {} single potentials fit no class)</td></tr><tr><th>artefacts</th><td>{} intervals, {:.1} s</td></tr></table>"#,

@@ -247,7 +247,8 @@ pub struct ReportInput<'a> {
 }
 
 /// Writes the report (and, with `opts.audio`, the WAVs under `audio/`) into `dir`,
-/// reading raw samples through `read` for sweeps, overlays and audio.
+/// reading raw samples through `read` for sweeps, overlays and audio. On failure, every
+/// file this call wrote is removed again (and the `audio/` folders it created, if empty).
 pub fn write_dir(
     dir: &Path,
     analysis: &Analysis,
@@ -258,18 +259,48 @@ pub fn write_dir(
 ) -> Result<Written> {
     std::fs::create_dir_all(dir)
         .map_err(|e| Error::io(dir, "cannot create the output folder", e))?;
+    let mut done = Written {
+        report: dir.join(&opts.file_name),
+        audio: Vec::new(),
+        clips: Vec::new(),
+        examples: 0,
+    };
+    let audio_dirs = [dir.join("audio/clips"), dir.join("audio")];
+    let existed: Vec<bool> = audio_dirs.iter().map(|d| d.exists()).collect();
+    let r = write_dir_inner(dir, analysis, clinical, appendix, read, opts, &mut done);
+    if r.is_err() {
+        for w in done.audio.iter().chain(&done.clips) {
+            let _ = std::fs::remove_file(&w.path);
+        }
+        for (d, was) in audio_dirs.iter().zip(existed) {
+            if !was {
+                let _ = std::fs::remove_dir(d);
+            }
+        }
+    }
+    r.map(|()| done)
+}
+
+fn write_dir_inner(
+    dir: &Path,
+    analysis: &Analysis,
+    clinical: Option<&ClinicalContext>,
+    appendix: &[Appendix],
+    read: &mut RawRead<'_>,
+    opts: &ReportOptions,
+    done: &mut Written,
+) -> Result<()> {
     let per = opts.examples_per_class.clamp(1, 3);
     let examples: Vec<Example> = (0..analysis.channels.len())
         .flat_map(|c| examples(analysis, c, per))
         .collect();
+    done.examples = examples.len();
     let mut links = AudioLinks::default();
-    let mut wavs = Vec::new();
-    let mut clips = Vec::new();
     if opts.audio {
         for (pos, ch) in analysis.channels.iter().enumerate() {
             let fc = FilteredChannel::new(&analysis.config, ch)?;
             let rel = format!("audio/{}.wav", audio::channel_stem(ch.channel, &ch.label));
-            wavs.push(audio::write_wav(
+            done.audio.push(audio::write_wav(
                 &dir.join(&rel),
                 &fc,
                 read,
@@ -277,7 +308,7 @@ pub fn write_dir(
             )?);
             links.channels.insert(pos, rel);
             for ex in examples.iter().filter(|e| e.channel == pos) {
-                clips.push(audio::write_clip(
+                done.clips.push(audio::write_clip(
                     &dir.join(&ex.clip_file),
                     &fc,
                     read,
@@ -297,14 +328,7 @@ pub fn write_dir(
         appendix,
     };
     let page = render_with(&input, &examples, read)?;
-    let path = dir.join(&opts.file_name);
-    write_atomic(&path, page.as_bytes())?;
-    Ok(Written {
-        report: path,
-        audio: wavs,
-        clips,
-        examples: examples.len(),
-    })
+    write_atomic(&done.report, page.as_bytes())
 }
 
 /// The report as one HTML string (examples chosen with up to 3 per class).

@@ -159,8 +159,8 @@ pub(crate) fn sweep(ch: &ChannelAnalysis, ex: &Example, s0: u64, samples: &[f32]
     }
     s.raw(&marks);
     s.text(
-        f.right() - 4.0,
-        f.top + 14.0,
+        f.right(),
+        f.bottom() + 31.0,
         &format!("{} ms/div · {} µV/div", num(ex.ms_per_div), num(gain)),
         "end",
         "scale",

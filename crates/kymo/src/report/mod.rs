@@ -265,18 +265,9 @@ pub fn write_dir(
         clips: Vec::new(),
         examples: 0,
     };
-    let audio_dirs = [dir.join("audio/clips"), dir.join("audio")];
-    let existed: Vec<bool> = audio_dirs.iter().map(|d| d.exists()).collect();
     let r = write_dir_inner(dir, analysis, clinical, appendix, read, opts, &mut done);
     if r.is_err() {
-        for w in done.audio.iter().chain(&done.clips) {
-            let _ = std::fs::remove_file(&w.path);
-        }
-        for (d, was) in audio_dirs.iter().zip(existed) {
-            if !was {
-                let _ = std::fs::remove_dir(d);
-            }
-        }
+        remove_written(dir, &done);
     }
     r.map(|()| done)
 }
@@ -297,29 +288,7 @@ fn write_dir_inner(
     done.examples = examples.len();
     let mut links = AudioLinks::default();
     if opts.audio {
-        for (pos, ch) in analysis.channels.iter().enumerate() {
-            let fc = FilteredChannel::new(&analysis.config, ch)?;
-            let rel = format!("audio/{}.wav", audio::channel_stem(ch.channel, &ch.label));
-            done.audio.push(audio::write_wav(
-                &dir.join(&rel),
-                &fc,
-                read,
-                0..ch.n_samples,
-            )?);
-            links.channels.insert(pos, rel);
-            for ex in examples.iter().filter(|e| e.channel == pos) {
-                done.clips.push(audio::write_clip(
-                    &dir.join(&ex.clip_file),
-                    &fc,
-                    read,
-                    ex.clip_s.0,
-                    ex.clip_s.1,
-                )?);
-                links
-                    .clips
-                    .insert((pos, ex.discharge), ex.clip_file.clone());
-            }
-        }
+        links = write_audio_into(dir, analysis, &examples, read, done)?;
     }
     let input = ReportInput {
         analysis,
@@ -329,6 +298,78 @@ fn write_dir_inner(
     };
     let page = render_with(&input, &examples, read)?;
     write_atomic(&done.report, page.as_bytes())
+}
+
+/// Writes only the audio into `dir` (`audio/` and `audio/clips/`, the clips of the
+/// examples a report would show, up to `per_class` per class and channel), for
+/// `kymo analyze --audio` without `--report`. On failure, removes what it wrote.
+pub fn write_audio(
+    dir: &Path,
+    analysis: &Analysis,
+    per_class: usize,
+    read: &mut RawRead<'_>,
+) -> Result<Written> {
+    let mut done = Written {
+        report: PathBuf::new(),
+        audio: Vec::new(),
+        clips: Vec::new(),
+        examples: 0,
+    };
+    let examples: Vec<Example> = (0..analysis.channels.len())
+        .flat_map(|c| examples(analysis, c, per_class.clamp(1, 3)))
+        .collect();
+    done.examples = examples.len();
+    let r = write_audio_into(dir, analysis, &examples, read, &mut done);
+    if r.is_err() {
+        remove_written(dir, &done);
+    }
+    r.map(|_| done)
+}
+
+/// Whole channels and example clips as WAV; records each file in `done`.
+fn write_audio_into(
+    dir: &Path,
+    analysis: &Analysis,
+    examples: &[Example],
+    read: &mut RawRead<'_>,
+    done: &mut Written,
+) -> Result<AudioLinks> {
+    let mut links = AudioLinks::default();
+    for (pos, ch) in analysis.channels.iter().enumerate() {
+        let fc = FilteredChannel::new(&analysis.config, ch)?;
+        let rel = format!("audio/{}.wav", audio::channel_stem(ch.channel, &ch.label));
+        done.audio.push(audio::write_wav(
+            &dir.join(&rel),
+            &fc,
+            read,
+            0..ch.n_samples,
+        )?);
+        links.channels.insert(pos, rel);
+        for ex in examples.iter().filter(|e| e.channel == pos) {
+            done.clips.push(audio::write_clip(
+                &dir.join(&ex.clip_file),
+                &fc,
+                read,
+                ex.clip_s.0,
+                ex.clip_s.1,
+            )?);
+            links
+                .clips
+                .insert((pos, ex.discharge), ex.clip_file.clone());
+        }
+    }
+    Ok(links)
+}
+
+/// Removes the WAVs in `done` and the audio folders, when empty.
+fn remove_written(dir: &Path, done: &Written) {
+    for w in done.audio.iter().chain(&done.clips) {
+        let _ = std::fs::remove_file(&w.path);
+    }
+    for d in [dir.join("audio/clips"), dir.join("audio")] {
+        // remove_dir refuses a folder that still holds anything.
+        let _ = std::fs::remove_dir(d);
+    }
 }
 
 /// The report as one HTML string (examples chosen with up to 3 per class).

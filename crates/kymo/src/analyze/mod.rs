@@ -138,9 +138,19 @@ impl AnalysisConfig {
     pub fn read(path: &Path) -> Result<AnalysisConfig> {
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, "cannot read", e))?;
         toml::from_str(&text).map_err(|e| {
+            let line = e
+                .span()
+                .map(|s| {
+                    let before = &text.as_bytes()[..s.start.min(text.len())];
+                    format!(
+                        "line {}: ",
+                        before.iter().filter(|&&b| b == b'\n').count() + 1
+                    )
+                })
+                .unwrap_or_default();
             Error::malformed(
                 path,
-                format!("config: {}", e.message().trim_end_matches('.')),
+                format!("config: {line}{}", e.message().trim_end_matches('.')),
             )
         })
     }
@@ -256,6 +266,9 @@ pub struct ChannelSettings {
     pub threshold_uv: f64,
     /// Scale from the file's unit to µV.
     pub to_uv: f64,
+    /// Samples of each unit's template before its peak: the template's largest magnitude
+    /// is at this index (samples at `rate_hz`).
+    pub template_pre_samples: usize,
 }
 
 /// The analysis of one channel.
@@ -434,7 +447,7 @@ pub fn analyze_file(
         version: SCHEMA_VERSION,
         kymo_version: env!("CARGO_PKG_VERSION"),
         file: path.display().to_string(),
-        format: format!("{:?}", header.format).to_lowercase(),
+        format: header.format.to_string(),
         config: cfg.clone(),
         channels,
     })
@@ -664,6 +677,7 @@ pub fn analyze_channel(
             noise_sigma_uv: median(&mut all_sigmas),
             threshold_uv: median(&mut all_thresholds),
             to_uv,
+            template_pre_samples: dcfg.waveform_pre,
         },
         n_detected,
         n_unsorted,

@@ -78,7 +78,7 @@ pub fn run(args: &DemoArgs) -> Result<()> {
     let appendix = [Appendix {
         title: "Accuracy against the simulator's truth".into(),
         text: format!(
-            "The recording was simulated (scenario \"{SCENARIO}\", seed {}), so every potential and discharge is known; kymo's analysis scored against it (kymo eval):\n\n{}",
+            "The recording was simulated (scenario \"{SCENARIO}\", seed {}), so every potential and discharge is known.\nkymo's analysis scored against it (as kymo eval does):\n\n{}",
             args.seed,
             format_table(&scores)
         ),

@@ -26,6 +26,48 @@ pub enum Command {
     /// Score an analysis against a simulator truth: potentials, units, discharges per
     /// class, confusion matrix.
     Eval(EvalArgs),
+    /// The first thing to run: simulate a recording with myokymia and its look-alikes,
+    /// analyse it, write the events, the HTML report and the audio, and score the
+    /// analysis against the simulator's truth. Needs no input file and no network.
+    Demo(DemoArgs),
+}
+
+/// The side of the body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SideArg {
+    /// Left.
+    Left,
+    /// Right.
+    Right,
+}
+
+/// What the report's clinical context knows about the recording site and the patient.
+#[derive(Debug, Args)]
+pub struct ClinicalArgs {
+    /// The muscle recorded, e.g. "orbicularis oculi", mentalis, biceps, FDI (kymo knows
+    /// which muscles are facial, cranial, limb or trunk); shapes the report's clinical
+    /// context.
+    #[arg(long, value_name = "NAME")]
+    pub muscle: Option<String>,
+    /// The side recorded.
+    #[arg(long, value_enum)]
+    pub side: Option<SideArg>,
+    /// Free-text history for the report's clinical context (e.g. "radiotherapy to the
+    /// axilla 2019"); shown as given.
+    #[arg(long, value_name = "TEXT")]
+    pub history: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Output folder (created if missing). Default: kymo-demo in the current folder.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Random seed of the simulation.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub seed: u64,
+    #[command(flatten)]
+    pub clinical: ClinicalArgs,
 }
 
 /// The recording kind, overriding the choice from the sampling rate.
@@ -75,6 +117,17 @@ pub struct AnalyzeArgs {
     /// (NAME.annotated.edf).
     #[arg(long, value_name = "LIST", default_value = "json,csv,tsv,edf")]
     pub format: String,
+    /// Also write the HTML report (report.html): recording and settings, clinical context, class
+    /// timeline, example sweeps, unit raster, templates, interval histograms, every
+    /// discharge with its evidence. Self-contained, printable on A4.
+    #[arg(long)]
+    pub report: bool,
+    /// Also write audio: each channel's filtered signal, and a clip around each example
+    /// discharge, as 44.1 kHz WAV under audio/ (linked from the report).
+    #[arg(long)]
+    pub audio: bool,
+    #[command(flatten)]
+    pub clinical: ClinicalArgs,
 }
 
 #[derive(Debug, Args)]

@@ -54,6 +54,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Simulate(a) => commands::simulate::run(&a),
         Command::Analyze(a) => commands::analyze::run(&a),
         Command::Eval(a) => commands::eval::run(&a),
+        Command::Demo(a) => commands::demo::run(&a),
     }
 }
 

@@ -23,6 +23,8 @@
 #![warn(missing_docs)]
 
 pub mod analyze;
+pub mod audio;
+pub mod clinical;
 pub mod detect;
 pub mod dsp;
 pub mod error;
@@ -30,6 +32,7 @@ pub mod eval;
 pub mod io;
 pub mod output;
 pub mod pattern;
+pub mod report;
 pub mod simulate;
 pub mod sort;
 

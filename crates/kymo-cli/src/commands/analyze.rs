@@ -6,6 +6,10 @@
 //! output is then completed under a temporary name and all are renamed together. A failed
 //! run leaves no output file and removes an output folder it created. The progress bar
 //! goes to stderr, and only when stderr is a terminal.
+//!
+//! `--report` adds `report.html` (`kymo::report`, with the clinical context of
+//! `--muscle`, `--side` and `--history`), `--audio` the WAVs under `audio/`; they are
+//! written before the other outputs and removed again if those fail.
 
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -14,12 +18,14 @@ use anyhow::Result;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressFinish, ProgressStyle};
 
 use kymo::analyze::{analyze_file, Analysis, AnalysisConfig, ChannelAnalysis};
+use kymo::clinical::{Patient, Rules, Side};
 use kymo::dsp::Kind;
 use kymo::io::{open, Header, OpenOptions};
 use kymo::output::{self, OutputFormat, OutputNames};
 use kymo::pattern::summary::MyokymicPattern;
+use kymo::report::{self, ReportOptions};
 
-use crate::args::{AnalyzeArgs, InputArgs, KindArg};
+use crate::args::{AnalyzeArgs, ClinicalArgs, InputArgs, KindArg, SideArg};
 
 pub fn run(args: &AnalyzeArgs) -> Result<()> {
     let formats = OutputFormat::parse_list(&args.format)
@@ -49,14 +55,36 @@ pub fn run(args: &AnalyzeArgs) -> Result<()> {
     let analysis = analyze_file(path, explicit.then_some(&channels[..]), &cfg, &|n| {
         bar.inc(n)
     })?;
+    let reported = if args.report || args.audio {
+        bar.set_message("writing report");
+        Some(write_report(
+            &dir,
+            path,
+            &analysis,
+            &args.clinical,
+            args.report,
+            args.audio,
+        )?)
+    } else {
+        None
+    };
     if formats.contains(&OutputFormat::Edf) {
         bar.reset();
         bar.set_length(analysed);
         bar.set_message("writing EDF");
     }
-    let written = output::write_outputs(&analysis, &names, &formats, Some(&mut *source), &|n| {
-        bar.inc(n)
-    })?;
+    let written =
+        match output::write_outputs(&analysis, &names, &formats, Some(&mut *source), &|n| {
+            bar.inc(n)
+        }) {
+            Ok(w) => w,
+            Err(e) => {
+                if let Some(r) = &reported {
+                    remove_report(&dir, r);
+                }
+                return Err(e.into());
+            }
+        };
     folder.keep();
     bar.finish_and_clear();
 
@@ -65,8 +93,29 @@ pub fn run(args: &AnalyzeArgs) -> Result<()> {
     for f in &written.files {
         writeln!(out, "wrote {}", f.display())?;
     }
+    if let Some(r) = &reported {
+        if args.report {
+            writeln!(out, "wrote {}", r.report.display())?;
+        }
+        if !r.audio.is_empty() {
+            writeln!(
+                out,
+                "wrote {} WAV files (each channel, and {} example clips) under {}",
+                r.audio.len() + r.clips.len(),
+                r.clips.len(),
+                dir.join("audio").display()
+            )?;
+        }
+    }
     out.flush()?;
     let mut err = std::io::stderr().lock();
+    let c = &args.clinical;
+    if !args.report && (c.muscle.is_some() || c.side.is_some() || c.history.is_some()) {
+        writeln!(
+            err,
+            "kymo: warning: --muscle, --side and --history only shape the report's clinical context; add --report"
+        )?;
+    }
     let mut seen = std::collections::HashSet::new();
     for ch in &analysis.channels {
         for w in &ch.warnings {
@@ -80,6 +129,73 @@ pub fn run(args: &AnalyzeArgs) -> Result<()> {
         writeln!(err, "kymo: warning: {w}")?;
     }
     Ok(())
+}
+
+/// What the clinical context knows of the site and the patient.
+pub fn patient(c: &ClinicalArgs) -> Patient {
+    Patient {
+        muscle: c.muscle.clone(),
+        side: c.side.map(|s| match s {
+            SideArg::Left => Side::Left,
+            SideArg::Right => Side::Right,
+        }),
+        history: c.history.clone(),
+    }
+}
+
+/// Writes `report.html` (when `html`) and the audio (when `audio`) into `dir`, reading
+/// `recording` again for sweeps, overlays and sound.
+pub fn write_report(
+    dir: &Path,
+    recording: &Path,
+    analysis: &Analysis,
+    clinical: &ClinicalArgs,
+    html: bool,
+    audio: bool,
+) -> Result<report::Written> {
+    write_report_with(dir, recording, analysis, clinical, html, audio, &[])
+}
+
+/// [`write_report`] with extra blocks at the end of the report.
+pub fn write_report_with(
+    dir: &Path,
+    recording: &Path,
+    analysis: &Analysis,
+    clinical: &ClinicalArgs,
+    html: bool,
+    audio: bool,
+    appendix: &[report::Appendix],
+) -> Result<report::Written> {
+    let mut reader = open(recording, &OpenOptions::default())?;
+    let mut read = |c: usize, s: u64, b: &mut [f32]| reader.read(c, s, b);
+    if !html {
+        return Ok(report::write_audio(dir, analysis, 3, &mut read)?);
+    }
+    let context = Rules::builtin()?.context(analysis, &patient(clinical));
+    Ok(report::write_dir(
+        dir,
+        analysis,
+        Some(&context),
+        appendix,
+        &mut read,
+        &ReportOptions {
+            audio,
+            ..ReportOptions::default()
+        },
+    )?)
+}
+
+/// Removes what [`write_report`] wrote (after a later output failed).
+fn remove_report(dir: &Path, r: &report::Written) {
+    for f in std::iter::once(&r.report)
+        .filter(|p| !p.as_os_str().is_empty())
+        .chain(r.audio.iter().chain(&r.clips).map(|w| &w.path))
+    {
+        let _ = std::fs::remove_file(f);
+    }
+    for d in [dir.join("audio/clips"), dir.join("audio")] {
+        let _ = std::fs::remove_dir(d);
+    }
 }
 
 /// The configuration from `--config` (defaults without), with `--kind` on top; checked
@@ -239,7 +355,7 @@ impl Drop for OutputFolder {
 }
 
 /// A progress bar on stderr when it is a terminal, else a hidden one (piped runs stay quiet).
-fn progress_bar(total: u64, message: &'static str) -> ProgressBar {
+pub fn progress_bar(total: u64, message: &'static str) -> ProgressBar {
     if !std::io::stderr().is_terminal() {
         return ProgressBar::hidden();
     }

@@ -16,7 +16,7 @@ use anyhow::Result;
 use kymo::io::edf::{EdfChannelSpec, EdfSpec, EdfWriteSummary, EdfWriter};
 use kymo::io::DateTime;
 use kymo::simulate::truth::TruthWriter;
-use kymo::simulate::{self, NoiseLevel, SampleSink, Scenario, Simulation};
+use kymo::simulate::{self, NoiseLevel, RecordingInfo, SampleSink, Scenario, Simulation};
 
 use crate::args::SimulateArgs;
 
@@ -46,6 +46,55 @@ pub fn run(args: &SimulateArgs) -> Result<()> {
     let Some(edf_path) = &args.out else {
         return Err(config("--out FILE.edf is required (or --list)"));
     };
+    let rec = write_recording(&scenario, args.seed, edf_path)?;
+    let info = &rec.info;
+    writeln!(
+        out,
+        "wrote {}: {} channel(s) at {} Hz, {} samples each ({} s), {} annotations",
+        edf_path.display(),
+        info.channels.len(),
+        info.rate_hz,
+        info.n_samples,
+        scenario.seconds,
+        rec.annotations
+    )?;
+    writeln!(
+        out,
+        "wrote {}: {} potentials, {} events, {} artefacts",
+        rec.truth_path.display(),
+        rec.summary.potentials,
+        rec.summary.events,
+        rec.summary.artefacts
+    )?;
+    out.flush()?;
+    if rec.clipped_samples > 0 {
+        eprintln!(
+            "kymo: warning: {} samples lay outside the EDF physical range ±{} µV and were clipped in {} (the truth file is exact)",
+            rec.clipped_samples,
+            info.range_uv,
+            edf_path.display()
+        );
+    }
+    Ok(())
+}
+
+/// What [`write_recording`] wrote.
+pub struct Recorded {
+    /// The recording's description.
+    pub info: RecordingInfo,
+    /// The truth file beside the EDF.
+    pub truth_path: PathBuf,
+    /// Annotations in the EDF+ header.
+    pub annotations: usize,
+    /// Potentials, events and artefacts of the truth.
+    pub summary: simulate::truth::TruthSummary,
+    /// Samples clipped to the EDF physical range.
+    pub clipped_samples: u64,
+}
+
+/// Simulates `scenario` with `seed` into `edf_path` (EDF+, true events as annotations)
+/// and its truth beside it (`truth_path`); makes the folder if needed.
+pub fn write_recording(scenario: &Scenario, seed: u64, edf_path: &Path) -> Result<Recorded> {
     let truth_path = truth_path(edf_path);
     // `--out results/x.edf` in a fresh folder is the usual first run: make the folder.
     if let Some(dir) = edf_path.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -53,9 +102,9 @@ pub fn run(args: &SimulateArgs) -> Result<()> {
             .map_err(|e| kymo::Error::io(dir, "cannot create the output folder", e))?;
     }
 
-    let sim = Simulation::new(&scenario, args.seed)?;
+    let sim = Simulation::new(scenario, seed)?;
     let info = sim.info().clone();
-    let annotations = simulate::annotations(&scenario, args.seed)?;
+    let annotations = simulate::annotations(scenario, seed)?;
     let n_annotations = annotations.len();
     let transducer = format!("simulated {} electrode", info.electrode.name());
     let prefilter = format!("HP:{}Hz LP:{}Hz", info.band_hz[0], info.band_hz[1]);
@@ -72,7 +121,7 @@ pub fn run(args: &SimulateArgs) -> Result<()> {
         })
         .collect();
     let mut spec = EdfSpec::new(START, channels);
-    spec.equipment = format!("kymo simulate {} seed {}", scenario.name, args.seed);
+    spec.equipment = format!("kymo simulate {} seed {}", scenario.name, seed);
     spec.annotations = annotations;
     let mut sink = EdfSink {
         writer: Some(EdfWriter::create(edf_path, &spec)?),
@@ -80,37 +129,13 @@ pub fn run(args: &SimulateArgs) -> Result<()> {
     };
     let mut truth = TruthWriter::create(&truth_path)?;
     let summary = sim.run(&mut sink, &mut truth)?;
-
-    writeln!(
-        out,
-        "wrote {}: {} channel(s) at {} Hz, {} samples each ({} s), {} annotations",
-        edf_path.display(),
-        info.channels.len(),
-        info.rate_hz,
-        info.n_samples,
-        scenario.seconds,
-        n_annotations
-    )?;
-    writeln!(
-        out,
-        "wrote {}: {} potentials, {} events, {} artefacts",
-        truth_path.display(),
-        summary.potentials,
-        summary.events,
-        summary.artefacts
-    )?;
-    out.flush()?;
-    if let Some(s) = sink.summary {
-        if s.clipped_samples > 0 {
-            eprintln!(
-                "kymo: warning: {} samples lay outside the EDF physical range ±{} µV and were clipped in {} (the truth file is exact)",
-                s.clipped_samples,
-                info.range_uv,
-                edf_path.display()
-            );
-        }
-    }
-    Ok(())
+    Ok(Recorded {
+        info,
+        truth_path,
+        annotations: n_annotations,
+        summary,
+        clipped_samples: sink.summary.map_or(0, |s| s.clipped_samples),
+    })
 }
 
 /// The scenario from `--scenario` or `--scenario-file`, with the command-line overrides.
@@ -142,7 +167,7 @@ fn scenario(args: &SimulateArgs) -> Result<Scenario> {
 }
 
 /// `rec.edf` → `rec.truth.json`.
-fn truth_path(edf: &Path) -> PathBuf {
+pub fn truth_path(edf: &Path) -> PathBuf {
     edf.with_extension("truth.json")
 }
 

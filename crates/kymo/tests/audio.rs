@@ -1,0 +1,170 @@
+//! Audio: the filtered signal as 44.1 kHz WAV (opens with hound, right rate and length,
+//! normalised without clipping, timing kept) and excerpts equal to whole-signal filtering.
+#![allow(clippy::unwrap_used)]
+
+use kymo::analyze::{analyze_samples, AnalysisConfig, ChannelInfo};
+use kymo::audio::{self, FilteredChannel, OUTPUT_RATE_HZ};
+use kymo::dsp::{Filter, FilterConfig, Scratch};
+use kymo::simulate::{self, truth::Truth, VecSink};
+
+/// The peak a normalised file reaches: −1 dB of 16-bit full scale.
+fn target_peak() -> f64 {
+    i16::MAX as f64 * 10f64.powf(-audio::HEADROOM_DB / 20.0)
+}
+
+fn read_wav(path: &std::path::Path) -> (hound::WavSpec, Vec<i16>) {
+    let mut r = hound::WavReader::open(path).unwrap();
+    let spec = r.spec();
+    let s: Vec<i16> = r.samples::<i16>().map(|x| x.unwrap()).collect();
+    (spec, s)
+}
+
+/// A deterministic noise in ±`a` (no RNG dependency in the test).
+fn hash_noise(i: usize, a: f32) -> f32 {
+    let h = (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 40;
+    (h as f32 / (1u64 << 24) as f32 - 0.5) * 2.0 * a
+}
+
+#[test]
+fn a_simulated_channel_plays_at_44k1_without_clipping() {
+    let mut sc = simulate::builtin("myokymia-facial").unwrap();
+    sc.seconds = 6.0;
+    let mut sink = VecSink::default();
+    let mut truth = Truth::default();
+    simulate::run(&sc, 5, &mut sink, &mut truth).unwrap();
+    let x = sink.channels.swap_remove(0);
+    let rate = truth.recording.rate_hz;
+    let info = ChannelInfo {
+        index: 0,
+        label: "sim".into(),
+        unit: "uV".into(),
+        rate_hz: rate,
+        n_samples: x.len() as u64,
+        physical_range: None,
+    };
+    let cfg = AnalysisConfig::default();
+    let ch = analyze_samples(&info, &x, &cfg.clone().check().unwrap()).unwrap();
+    let fc = FilteredChannel::new(&cfg, &ch).unwrap();
+    let mut read = |_c: usize, s: u64, buf: &mut [f32]| {
+        buf.copy_from_slice(&x[s as usize..s as usize + buf.len()]);
+        Ok(())
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sub/whole.wav");
+    let w = audio::write_wav(&path, &fc, &mut read, 0..ch.n_samples).unwrap();
+    let (spec, s) = read_wav(&path);
+    assert_eq!(spec.sample_rate, OUTPUT_RATE_HZ);
+    assert_eq!(spec.channels, 1);
+    assert_eq!(spec.bits_per_sample, 16);
+    // 6 s at 20 kHz → exactly 6 s at 44.1 kHz.
+    let expect = (x.len() as f64 * OUTPUT_RATE_HZ as f64 / rate).ceil() as usize;
+    assert_eq!(s.len(), expect);
+    assert_eq!(w.samples as usize, expect);
+    let peak = s.iter().map(|v| (*v as i32).abs()).max().unwrap() as f64;
+    // Normalised: the largest sample is the target, rounded; nothing at full scale.
+    assert!((peak - target_peak()).abs() <= 1.0, "peak {peak}");
+    assert!(s.iter().all(|v| *v != i16::MAX && *v != i16::MIN));
+    // Only the WAV is left in the folder (no temporary file).
+    let names: Vec<_> = std::fs::read_dir(path.parent().unwrap())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names, vec![std::ffi::OsString::from("whole.wav")]);
+
+    // A clip: 2.5 s from 1.0 s, normalised on its own.
+    let clip = dir.path().join("clip.wav");
+    let c = audio::write_clip(&clip, &fc, &mut read, 1.0, 3.5).unwrap();
+    let (_, cs) = read_wav(&clip);
+    assert_eq!(cs.len(), (2.5 * OUTPUT_RATE_HZ as f64).round() as usize);
+    assert!((c.start_s - 1.0).abs() < 1e-9);
+    let cpeak = cs.iter().map(|v| (*v as i32).abs()).max().unwrap() as f64;
+    assert!((cpeak - target_peak()).abs() <= 1.0, "clip peak {cpeak}");
+}
+
+#[test]
+fn a_spike_train_keeps_its_timing_through_filter_and_resampler() {
+    // Gaussian pulses (σ 0.2 ms, symmetric, so the zero-phase filter keeps their peaks in
+    // place) at irregular known times in a 10 kHz recording (a rate with no simple ratio
+    // to 44.1 kHz). Each peak in the WAV lies within one output sample of its time.
+    let rate = 10_000.0;
+    let n = 30_000usize;
+    let times: Vec<f64> = (0..20)
+        .map(|k| 0.1 + k as f64 * 0.137 + 0.0011 * (k % 3) as f64)
+        .collect();
+    let mut x: Vec<f32> = (0..n).map(|i| hash_noise(i, 1.0)).collect();
+    for &t in &times {
+        for (i, v) in x.iter_mut().enumerate() {
+            let d = (i as f64 / rate - t) / 0.2e-3;
+            if d.abs() < 8.0 {
+                *v += (500.0 * (-0.5 * d * d).exp()) as f32;
+            }
+        }
+    }
+    let fcfg = FilterConfig::default().check(rate).unwrap();
+    let fc = FilteredChannel::with_filter(Filter::new(&fcfg, None), 0, n as u64, 1.0);
+    let mut read = |_c: usize, s: u64, buf: &mut [f32]| {
+        buf.copy_from_slice(&x[s as usize..s as usize + buf.len()]);
+        Ok(())
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("train.wav");
+    audio::write_wav(&path, &fc, &mut read, 0..n as u64).unwrap();
+    let (_, s) = read_wav(&path);
+    let out = OUTPUT_RATE_HZ as f64;
+    for &t in &times {
+        let c = (t * out).round() as usize;
+        let (best, _) = (c - 40..=c + 40)
+            .map(|i| (i, s[i]))
+            .max_by_key(|p| p.1)
+            .unwrap();
+        let err = (best as f64 / out - t).abs() * out;
+        assert!(
+            err <= 1.0,
+            "pulse at {t} s: peak off by {err:.2} output samples"
+        );
+    }
+}
+
+#[test]
+fn excerpts_equal_whole_signal_filtering() {
+    let rate = 20_000.0;
+    let n = 200_000usize;
+    let x: Vec<f32> = (0..n)
+        .map(|i| hash_noise(i, 50.0) + 30.0 * (i as f32 * 0.0157).sin())
+        .collect();
+    let fcfg = FilterConfig::default().check(rate).unwrap();
+    let filter = Filter::new(&fcfg, Some(50.0));
+    let mut whole = vec![0.0f32; n];
+    filter.filtfilt(&x, &mut whole, &mut Scratch::default());
+    let fc = FilteredChannel::with_filter(filter, 0, n as u64, 1.0);
+    let mut read = |_c: usize, s: u64, buf: &mut [f32]| {
+        buf.copy_from_slice(&x[s as usize..s as usize + buf.len()]);
+        Ok(())
+    };
+    let scale = whole.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+    for r in [
+        0..4000u64,
+        90_000..94_000,
+        196_000..200_000,
+        199_990..250_000,
+    ] {
+        let e = fc.excerpt(&mut read, r.clone()).unwrap();
+        let end = (r.end as usize).min(n);
+        assert_eq!(e.len(), end - r.start as usize);
+        let worst = e
+            .iter()
+            .zip(&whole[r.start as usize..end])
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0f32, f32::max);
+        // The block-wise bound (dsp::SETTLE_EPS) relative to the signal, with f32 slack.
+        assert!(worst <= 1e-4 * scale, "{r:?}: {worst} of {scale}");
+    }
+}
+
+#[test]
+fn channel_stems_are_safe_file_names() {
+    assert_eq!(audio::channel_stem(0, "EMG 1"), "ch1-EMG_1");
+    assert_eq!(audio::channel_stem(2, "../../etc/passwd"), "ch3-etc_passwd");
+    assert_eq!(audio::channel_stem(1, "µV"), "ch2-V");
+    assert_eq!(audio::channel_stem(4, "<>"), "ch5");
+}

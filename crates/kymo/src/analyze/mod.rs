@@ -25,7 +25,9 @@
 //! trains; that grows with the number of potentials (a few MB per channel-hour), never with
 //! the number of samples. Channels run in parallel with rayon, each with its own reader.
 
+mod complexes;
 mod link;
+mod recover;
 
 use std::path::Path;
 
@@ -45,7 +47,9 @@ use crate::pattern::{
 use crate::sort::{self, SortConfig, SortInput, ValidSortConfig};
 use crate::{Error, Result};
 
+pub use complexes::{ComplexConfig, PlausibilityConfig};
 pub use link::LinkConfig;
+pub use recover::RecoverConfig;
 
 /// Name of the analysis JSON schema (`docs/analysis-json.md`).
 pub const SCHEMA: &str = "kymo-analysis";
@@ -92,6 +96,12 @@ pub struct AnalysisConfig {
     pub chunk: ChunkConfig,
     /// Linking units across sorting chunks.
     pub link: LinkConfig,
+    /// Time-locked units merged into complexes.
+    pub complex: ComplexConfig,
+    /// Firing no unit can produce, dropped as artefact.
+    pub plausibility: PlausibilityConfig,
+    /// Missed potentials recovered in a unit's rhythm by template matching.
+    pub recover: RecoverConfig,
     /// Stages 4–7: trains, bursts, features, classification, summary.
     pub pattern: PatternConfig,
 }
@@ -123,6 +133,9 @@ impl AnalysisConfig {
             )));
         }
         self.link.check()?;
+        self.complex.check()?;
+        self.recover.check()?;
+        self.plausibility.check()?;
         Ok(ValidAnalysisConfig {
             user: self.clone(),
             sort: self.sort.clone().check()?,
@@ -165,7 +178,8 @@ pub struct ArtefactInterval {
     pub start_s: f64,
     /// End, s.
     pub end_s: f64,
-    /// Rule that flagged it: `clipping`, `pop` or `movement`.
+    /// Rule that flagged it: `clipping`, `pop`, `movement`, or `impossible-rate` (a run of
+    /// one unit's potentials faster than [`PlausibilityConfig::max_rate_hz`]).
     pub kind: String,
 }
 
@@ -228,6 +242,9 @@ pub struct ChannelAnalysis {
     pub n_unsorted: usize,
     /// Potentials found hidden in overlaps by the sorter.
     pub n_overlap: usize,
+    /// Potentials found below the detection threshold in a unit's rhythm
+    /// ([`RecoverConfig`]).
+    pub n_recovered: usize,
     /// Sorting chunks.
     pub n_chunks: usize,
     /// Artefacts, merged and sorted.
@@ -409,6 +426,8 @@ pub fn analyze_samples(
 
 /// The waveforms of the current sorting chunk.
 struct Chunk {
+    /// Filtered samples from `first_sample` on.
+    filtered: Vec<f32>,
     waveforms: Vec<f32>,
     samples: Vec<u64>,
     first_sample: u64,
@@ -460,6 +479,7 @@ pub fn analyze_channel(
     let mut artefacts: Vec<Artefact> = Vec::new();
     let width = dcfg.waveform_pre + dcfg.waveform_post;
     let mut chunk = Chunk {
+        filtered: Vec::new(),
         waveforms: Vec::new(),
         samples: Vec::new(),
         first_sample: 0,
@@ -472,6 +492,7 @@ pub fn analyze_channel(
     let mut n_detected = 0usize;
     let mut n_unsorted = 0usize;
     let mut n_overlap = 0usize;
+    let mut n_recovered = 0usize;
     let mut n_chunks = 0usize;
 
     for b in blocks {
@@ -521,6 +542,11 @@ pub fn analyze_channel(
             &mut chunk.waveforms[at..],
         )?;
         chunk.samples.extend(det.spikes.iter().map(|s| s.sample));
+        if user.recover.enabled {
+            let own =
+                (b.own.start - b.output.start) as usize..(b.own.end - b.output.start) as usize;
+            chunk.filtered.extend_from_slice(&fout[own]);
+        }
         n_detected += det.spikes.len();
         let last = b.own.end >= n;
         if last
@@ -530,6 +556,7 @@ pub fn analyze_channel(
             let stats = sort_chunk(&mut chunk, &dcfg, cfg, &mut linker, &mut potentials)?;
             n_unsorted += stats.unsorted;
             n_overlap += stats.overlap;
+            n_recovered += stats.recovered;
             n_chunks += 1;
             warnings.extend(stats.warnings);
             chunk.first_sample = b.own.end;
@@ -540,12 +567,47 @@ pub fn analyze_channel(
     let artefacts = artefact::merge(artefacts);
 
     potentials.sort_by(|a, b| a.time_s.total_cmp(&b.time_s));
-    let units = linker.finish(&potentials);
+    let impossible = complexes::drop_impossible_runs(&mut potentials, &user.plausibility);
+    let mut units = linker.finish(&potentials);
+    let min_phases = user.plausibility.min_phases;
+    let (kept, slow): (Vec<UnitReport>, Vec<UnitReport>) = units
+        .into_iter()
+        .partition(|u| u.measured.phases >= min_phases);
+    units = kept;
+    for u in &slow {
+        warnings.push(format!(
+            "unit {} ({} potentials, {:.0} µV) has a {}-phase template, below the {min_phases} phases of any action potential: left out as a slow wave or artefact",
+            u.id(),
+            u.n_potentials,
+            u.measured.p2p_uv,
+            u.measured.phases
+        ));
+        potentials.retain(|p| p.unit != u.id());
+    }
+    warnings.extend(complexes::merge_locked(
+        &mut units,
+        &mut potentials,
+        &user.complex,
+    ));
     let unit_inputs: Vec<UnitInput> = units.iter().map(unit_input).collect();
-    let art_s: Vec<(f64, f64)> = artefacts
+    // Runs at impossible rates become artefact intervals, widened by a waveform on each
+    // side so that the potentials around them are not read as part of a train.
+    let margin = (dcfg.waveform_pre + dcfg.waveform_post) as f64 / rate;
+    let mut artefact_list: Vec<ArtefactInterval> = artefacts
         .iter()
-        .map(|a| (a.start as f64 / rate, a.end as f64 / rate))
+        .map(|a| ArtefactInterval {
+            start_s: a.start as f64 / rate,
+            end_s: a.end as f64 / rate,
+            kind: artefact_name(a.kind).to_string(),
+        })
         .collect();
+    artefact_list.extend(impossible.iter().map(|&(a, b)| ArtefactInterval {
+        start_s: (a - margin).max(0.0),
+        end_s: b + margin,
+        kind: "impossible-rate".to_string(),
+    }));
+    artefact_list.sort_by(|x, y| x.start_s.total_cmp(&y.start_s));
+    let art_s: Vec<(f64, f64)> = artefact_list.iter().map(|a| (a.start_s, a.end_s)).collect();
     let duration_s = n as f64 / rate;
     let ChannelPattern {
         discharges,
@@ -569,15 +631,9 @@ pub fn analyze_channel(
         n_detected,
         n_unsorted,
         n_overlap,
+        n_recovered,
         n_chunks,
-        artefacts: artefacts
-            .iter()
-            .map(|a| ArtefactInterval {
-                start_s: a.start as f64 / rate,
-                end_s: a.end as f64 / rate,
-                kind: artefact_name(a.kind).to_string(),
-            })
-            .collect(),
+        artefacts: artefact_list,
         units,
         potentials,
         trains,
@@ -629,6 +685,7 @@ fn mains_sample(
 
 struct ChunkStats {
     unsorted: usize,
+    recovered: usize,
     overlap: usize,
     warnings: Vec<String>,
 }
@@ -646,6 +703,7 @@ fn sort_chunk(
     let width = dcfg.waveform_pre + dcfg.waveform_post;
     let mut stats = ChunkStats {
         unsorted: 0,
+        recovered: 0,
         overlap: 0,
         warnings: Vec::new(),
     };
@@ -686,8 +744,50 @@ fn sort_chunk(
                 stats.overlap += 1;
             }
         }
+        if cfg.user.recover.enabled {
+            let mut trains: Vec<Vec<u64>> = vec![Vec::new(); s.units.len()];
+            let pos = |unit: u32| s.units.iter().position(|u| u.id == unit);
+            for (i, label) in s.labels.iter().enumerate() {
+                if let Some(k) = label.and_then(pos) {
+                    trains[k].push(chunk.samples[i]);
+                }
+            }
+            let mut occupied = chunk.samples.clone();
+            for &(sample, unit) in &s.extra_spikes {
+                occupied.push(sample);
+                if let Some(k) = pos(unit) {
+                    trains[k].push(sample);
+                }
+            }
+            occupied.sort_unstable();
+            trains.iter_mut().for_each(|t| t.sort_unstable());
+            let sig = recover::Signal {
+                x: &chunk.filtered,
+                first: chunk.first_sample,
+                sigma,
+                rate_hz: rate,
+                pre: dcfg.waveform_pre,
+                dead: dcfg.refractory as u64,
+            };
+            for (sample, k, amp) in
+                recover::recover(&sig, &s.units, &trains, &occupied, &cfg.user.recover)
+            {
+                if let Some(&id) = ids
+                    .get(s.units[k].id as usize)
+                    .filter(|&&id| id != u32::MAX)
+                {
+                    potentials.push(PotentialInput {
+                        time_s: sample as f64 / rate,
+                        unit: id,
+                        amplitude_uv: amp,
+                    });
+                    stats.recovered += 1;
+                }
+            }
+        }
         stats.warnings = s.warnings;
     }
+    chunk.filtered.clear();
     chunk.waveforms.clear();
     chunk.samples.clear();
     chunk.sigmas.clear();

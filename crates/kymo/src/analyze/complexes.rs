@@ -1,0 +1,255 @@
+//! Time-locked units are one complex. The spikes of a complex repetitive discharge's
+//! complex are single fibres that always fire in the same order at the same lags
+//! (ephaptic transmission; jitter of a few µs: Stålberg & Trontelj, "Single Fiber
+//! Electromyography", 1994; domain brief: "complex repetitive discharges … time-locked").
+//! A detector sees several peaks per complex and the sorter may give the parts different
+//! units. When nearly every potential of a unit B sits at one fixed lag from a potential
+//! of a unit A, B is part of A's complex: its potentials are dropped, A becomes a
+//! complex, and A's own repeated detections inside one complex are removed.
+//! Independent motor units never fire at a fixed lag with sub-millisecond jitter (their
+//! synchronisation, when present, spreads over several ms), so they are left alone.
+
+use serde::{Deserialize, Serialize};
+
+use super::UnitReport;
+use crate::pattern::PotentialInput;
+use crate::sort::WaveformClass;
+use crate::{Error, Result};
+
+/// When two units are one time-locked complex.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ComplexConfig {
+    /// Longest lag between parts of one complex, ms (default 15: complexes last up to
+    /// 10–20 ms; the brief's CRD complexes are 5–30 ms long, kymo takes the lower half).
+    pub max_lag_ms: f64,
+    /// Largest spread of the lag around its median, ms (default 0.25: a few times the
+    /// single-fibre jitter, allowing for sampling and alignment error).
+    pub lag_tolerance_ms: f64,
+    /// Least share of B's potentials at the locked lag (default 0.8).
+    pub min_locked_fraction: f64,
+    /// Fewest potentials of B to judge (default 20).
+    pub min_potentials: usize,
+}
+
+impl Default for ComplexConfig {
+    fn default() -> Self {
+        ComplexConfig {
+            max_lag_ms: 15.0,
+            lag_tolerance_ms: 0.25,
+            min_locked_fraction: 0.8,
+            min_potentials: 20,
+        }
+    }
+}
+
+impl ComplexConfig {
+    pub(crate) fn check(&self) -> Result<()> {
+        let ok = self.max_lag_ms.is_finite()
+            && self.max_lag_ms > 0.0
+            && self.max_lag_ms <= 100.0
+            && self.lag_tolerance_ms.is_finite()
+            && self.lag_tolerance_ms > 0.0
+            && self.lag_tolerance_ms < self.max_lag_ms
+            && (0.5..=1.0).contains(&self.min_locked_fraction)
+            && self.min_potentials >= 3;
+        if ok {
+            Ok(())
+        } else {
+            Err(Error::config(format!(
+                "analyze: complex settings {self:?} are out of range (max_lag_ms in (0, 100], lag_tolerance_ms in (0, max_lag_ms), min_locked_fraction in [0.5, 1], min_potentials ≥ 3)"
+            )))
+        }
+    }
+}
+
+/// Times of each unit's potentials (sorted), indexed by position in `units`.
+fn trains(units: &[UnitReport], potentials: &[PotentialInput]) -> Vec<Vec<f64>> {
+    let mut t = vec![Vec::new(); units.len()];
+    for p in potentials {
+        if let Some(k) = units.iter().position(|u| u.id() == p.unit) {
+            t[k].push(p.time_s);
+        }
+    }
+    t
+}
+
+/// Median lag of `b`'s potentials after (or before) their nearest `a` potential within
+/// `max_lag`, and the share of `b` within `tol` of it.
+fn locked(a: &[f64], b: &[f64], max_lag: f64, tol: f64) -> Option<(f64, f64)> {
+    let mut lags = Vec::with_capacity(b.len());
+    let mut j = 0;
+    for &tb in b {
+        while j + 1 < a.len() && a[j + 1] <= tb {
+            j += 1;
+        }
+        let mut best: Option<f64> = None;
+        for &ta in a.get(j..(j + 2).min(a.len())).unwrap_or(&[]) {
+            let d = tb - ta;
+            if d.abs() <= max_lag && best.is_none_or(|x| d.abs() < x.abs()) {
+                best = Some(d);
+            }
+        }
+        if let Some(d) = best {
+            lags.push(d);
+        }
+    }
+    if lags.is_empty() {
+        return None;
+    }
+    let mut s = lags.clone();
+    s.sort_by(f64::total_cmp);
+    let m = s[s.len() / 2];
+    let n_in = lags.iter().filter(|d| (**d - m).abs() <= tol).count();
+    Some((m, n_in as f64 / b.len() as f64))
+}
+
+/// Merges time-locked units into complexes; returns a sentence per merge.
+pub(crate) fn merge_locked(
+    units: &mut Vec<UnitReport>,
+    potentials: &mut Vec<PotentialInput>,
+    cfg: &ComplexConfig,
+) -> Vec<String> {
+    let mut notes = Vec::new();
+    let (max_lag, tol) = (cfg.max_lag_ms * 1e-3, cfg.lag_tolerance_ms * 1e-3);
+    loop {
+        let t = trains(units, potentials);
+        // The best (A, B): B locked to A, A the larger unit.
+        let mut best: Option<(usize, usize, f64, f64)> = None;
+        for b in 0..units.len() {
+            if t[b].len() < cfg.min_potentials {
+                continue;
+            }
+            for a in 0..units.len() {
+                if a == b || t[a].len() < t[b].len() {
+                    continue;
+                }
+                if let Some((lag, frac)) = locked(&t[a], &t[b], max_lag, tol) {
+                    if frac >= cfg.min_locked_fraction && best.is_none_or(|x| frac > x.3) {
+                        best = Some((a, b, lag, frac));
+                    }
+                }
+            }
+        }
+        let Some((a, b, lag, frac)) = best else {
+            break;
+        };
+        let (ida, idb) = (units[a].id(), units[b].id());
+        potentials.retain(|p| p.unit != idb);
+        // A's repeated detections inside one complex: a potential of A closer than the
+        // complex's span to the previous one is a second peak of the same complex.
+        let span = lag.abs() + tol;
+        let mut last: Option<f64> = None;
+        potentials.retain(|p| {
+            if p.unit != ida {
+                return true;
+            }
+            let keep = last.is_none_or(|l| p.time_s - l > span);
+            if keep {
+                last = Some(p.time_s);
+            }
+            keep
+        });
+        let n_a = potentials.iter().filter(|p| p.unit == ida).count();
+        let note = format!(
+            "units {ida} and {idb} fire time-locked ({:.0} % of unit {idb}'s potentials at {:.2} ms from unit {ida}'s, within ±{:.2} ms): one complex, reported as unit {ida}",
+            frac * 100.0,
+            lag * 1e3,
+            tol * 1e3
+        );
+        let ua = &mut units[a];
+        ua.n_potentials = n_a;
+        ua.measured.n_spikes = n_a;
+        // B's peak inside A's own waveform is a second peak of one potential, detected
+        // twice; outside it, a further spike: a complex.
+        let lag_ms = lag * 1e3;
+        if !(ua.measured.onset_ms..=ua.measured.end_ms).contains(&lag_ms) {
+            ua.measured.class = WaveformClass::Complex;
+            ua.measured.class_reason = format!("complex: {note}");
+        }
+        units.remove(b);
+        notes.push(note);
+    }
+    notes
+}
+
+/// Firing no motor unit or fibre can produce.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PlausibilityConfig {
+    /// Highest sustained firing rate of one unit, Hz (default 400: above the fastest
+    /// physiological discharge, neuromyotonic at 150–300 Hz (brief); doublets' 2 ms
+    /// intervals occur in pairs, not runs).
+    pub max_rate_hz: f64,
+    /// Shortest run of potentials of one unit above that rate that is dropped as an
+    /// artefact (default 3: a run of three is no doublet).
+    pub min_run: usize,
+    /// Fewest phases of a unit's template (default 2: an extracellularly recorded action
+    /// potential, of a motor unit or a single fibre, is at least biphasic — positive then
+    /// negative as the wave approaches and passes the electrode, Dumitru, "Electrodiagnostic
+    /// Medicine", 2nd ed., ch. 2; a one-phase "template" is a slow wave, such as the
+    /// filter's ringing after a transient).
+    pub min_phases: u32,
+}
+
+impl Default for PlausibilityConfig {
+    fn default() -> Self {
+        PlausibilityConfig {
+            max_rate_hz: 400.0,
+            min_run: 3,
+            min_phases: 2,
+        }
+    }
+}
+
+impl PlausibilityConfig {
+    pub(crate) fn check(&self) -> Result<()> {
+        if self.max_rate_hz.is_finite() && self.max_rate_hz >= 100.0 && self.min_run >= 3 {
+            Ok(())
+        } else {
+            Err(Error::config(format!(
+                "analyze: plausibility.max_rate_hz {} must be at least 100 Hz and plausibility.min_run {} at least 3",
+                self.max_rate_hz, self.min_run
+            )))
+        }
+    }
+}
+
+/// Drops runs of ≥ `min_run` potentials of one unit closer together than `1/max_rate_hz`
+/// (filter ringing after a transient, detected and sorted as a "unit"); returns the
+/// `(start, end)` times of the dropped runs, to be treated as artefacts.
+pub(crate) fn drop_impossible_runs(
+    potentials: &mut Vec<PotentialInput>,
+    cfg: &PlausibilityConfig,
+) -> Vec<(f64, f64)> {
+    let min_iv = 1.0 / cfg.max_rate_hz;
+    let mut by_unit: std::collections::BTreeMap<u32, Vec<usize>> = Default::default();
+    for (i, p) in potentials.iter().enumerate() {
+        by_unit.entry(p.unit).or_default().push(i);
+    }
+    let mut drop = vec![false; potentials.len()];
+    let mut runs = Vec::new();
+    for idx in by_unit.values() {
+        let mut a = 0;
+        while a < idx.len() {
+            let mut b = a + 1;
+            while b < idx.len()
+                && potentials[idx[b]].time_s - potentials[idx[b - 1]].time_s < min_iv
+            {
+                b += 1;
+            }
+            if b - a >= cfg.min_run {
+                idx[a..b].iter().for_each(|&i| drop[i] = true);
+                runs.push((potentials[idx[a]].time_s, potentials[idx[b - 1]].time_s));
+            }
+            a = b;
+        }
+    }
+    let mut i = 0;
+    potentials.retain(|_| {
+        i += 1;
+        !drop[i - 1]
+    });
+    runs.sort_by(|x, y| x.0.total_cmp(&y.0));
+    runs
+}

@@ -52,6 +52,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Info(a) => commands::info::run(&a),
         Command::Simulate(a) => commands::simulate::run(&a),
+        Command::Analyze(a) => commands::analyze::run(&a),
+        Command::Eval(a) => commands::eval::run(&a),
     }
 }
 

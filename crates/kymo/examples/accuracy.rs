@@ -106,6 +106,12 @@ fn main() -> kymo::Result<()> {
                                 d.evidence
                             );
                         }
+                        println!(
+                            "    ch{c}: detected {}, unsorted {}, overlap {}, recovered {}, σ {:.1} µV, units {}, artefacts {} ({:.1} s: {:?})",
+                            a.n_detected, a.n_unsorted, a.n_overlap, a.n_recovered, a.settings.noise_sigma_uv, a.units.len(),
+                            a.artefacts.len(), a.artefacts.iter().map(|x| x.end_s - x.start_s).sum::<f64>(),
+                            a.artefacts.iter().map(|x| x.kind.as_str()).collect::<std::collections::BTreeSet<_>>()
+                        );
                         for w in &a.warnings {
                             println!("    warning: {w}");
                         }

@@ -5,7 +5,9 @@
 //! ([`simulate`]), the pattern stages that turn sorted potentials into classified
 //! discharges ([`pattern`]: trains → bursts → features → classify → summary) and the
 //! scorer that measures a result against a simulator truth ([`eval`]); the signal stages
-//! follow the pipeline in the repository README (filter → detect → sort).
+//! follow the pipeline in the repository README (filter → detect → sort), [`analyze`] runs
+//! them all on a recording and [`output`] writes the result (JSON, CSV, BIDS events,
+//! annotated EDF+).
 //!
 //! ```no_run
 //! use kymo::io::{open, OpenOptions};
@@ -26,6 +28,7 @@ pub mod dsp;
 pub mod error;
 pub mod eval;
 pub mod io;
+pub mod output;
 pub mod pattern;
 pub mod simulate;
 pub mod sort;

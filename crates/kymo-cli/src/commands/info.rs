@@ -170,7 +170,7 @@ fn write_text(out: &mut impl Write, h: &Header, n_annotations: usize) -> std::io
         writeln!(
             out,
             "  {:>3}  {:<label_w$}  {:<6}  {:>10}  {:>10}  {:>23}  {}",
-            i,
+            i + 1,
             c.label,
             c.unit,
             trim_number(c.rate_hz),

@@ -1,2 +1,4 @@
+pub mod analyze;
+pub mod eval;
 pub mod info;
 pub mod simulate;

@@ -467,6 +467,9 @@ fn mean(x: &[f32]) -> f64 {
     (acc[0] + acc[1] + acc[2] + acc[3] + rest) / x.len() as f64
 }
 
+/// Largest movement before a pop's step, as a share of the step.
+const POP_QUIET_FRACTION: f64 = 0.25;
+
 fn pops(
     raw: &[f32],
     first: u64,
@@ -526,6 +529,18 @@ fn pops(
             .unwrap_or(i);
         let h = raw[top] as f64 - base;
         if h.abs() < thr as f64 {
+            i += 1;
+            continue;
+        }
+        // A pop steps away from a resting baseline. When the samples just before the step
+        // move by more than a quarter of it, the step is the second half of a potential —
+        // the fall from a positive sharp wave's spike into its long negative phase, which
+        // holds like a pop for 10–100 ms (brief) — not the start of a pop.
+        let before = &raw[s0.saturating_sub(base_len)..s0.max(1)];
+        if before
+            .iter()
+            .any(|&v| (v as f64 - base).abs() > POP_QUIET_FRACTION * h.abs())
+        {
             i += 1;
             continue;
         }

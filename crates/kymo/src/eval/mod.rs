@@ -671,6 +671,7 @@ fn num(x: Option<f64>) -> String {
 }
 
 /// The report as plain-text tables (potentials, units, discharges per class, confusion).
+/// Channels are numbered from 1 there, as on the command line (the JSON keeps indices).
 pub fn format_table(r: &EvalReport) -> String {
     use std::fmt::Write;
     let mut s = String::new();
@@ -679,7 +680,7 @@ pub fn format_table(r: &EvalReport) -> String {
         let _ = writeln!(
             s,
             "potentials, channel {} (tolerance {} ms): true {}, predicted {}, matched {}, precision {}, recall {}, F1 {}, mean offset {} ms",
-            p.channel,
+            p.channel + 1,
             c.tolerance_ms,
             p.n_true,
             p.n_pred,
@@ -694,7 +695,7 @@ pub fn format_table(r: &EvalReport) -> String {
         let _ = writeln!(
             s,
             "\nunits, channel {}: agreement {}",
-            u.channel,
+            u.channel + 1,
             num(u.agreement)
         );
         let _ = writeln!(

@@ -23,6 +23,7 @@
 //!
 //! `header()` may be called any time; `read` may be called in any order, any number of times.
 
+pub mod atomic;
 pub mod edf;
 pub mod mat;
 pub mod text;

@@ -386,6 +386,12 @@ pub(crate) fn score_segment(f: &Features, u: &UnitInput, cfg: &PatternConfig) ->
             c.max_coactive_units,
             false,
         );
+        r.at_most(
+            "burst share of the recurrence period",
+            f.unit_burst_s.zip(f.recurrence_hz).map(|(d, r)| d * r),
+            c.max_duty_cycle,
+            true,
+        );
         out.push(r.finish(C::Myokymic));
     }
 

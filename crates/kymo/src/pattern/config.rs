@@ -238,6 +238,11 @@ pub struct MyokymicRule {
     /// intervals to both neighbouring bursts are within this factor of the unit's median
     /// recurrence interval. Default 1.5 (kymo).
     pub single_rhythm_factor: f64,
+    /// Largest share of the recurrence period that the unit's typical burst fills
+    /// (required). Default 0.6 (kymo: "grouped" firing (brief) means bursts set apart by
+    /// silences; a unit that fires most of the time with short pauses is firing tonically,
+    /// as in a gentle voluntary contraction).
+    pub max_duty_cycle: f64,
 }
 
 impl Default for MyokymicRule {
@@ -250,6 +255,7 @@ impl Default for MyokymicRule {
             max_burst_s: 2.0,
             max_coactive_units: 2.0,
             single_rhythm_factor: 1.5,
+            max_duty_cycle: 0.6,
         }
     }
 }

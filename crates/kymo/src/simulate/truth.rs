@@ -12,19 +12,20 @@
 //!
 //! [`TruthWriter`] streams the document to a file with flat memory: potentials go straight
 //! into a temporary file beside the target, events and artefacts into two side files that
-//! are appended at the end; the result is renamed into place only when complete, so a
-//! failed run never leaves a partial truth file. [`Truth`] is the same document in memory:
+//! are appended at the end; the result is renamed into place only when complete
+//! ([`crate::io::atomic`]), so a failed run never leaves a partial truth file. [`Truth`] is the same document in memory:
 //! it collects a run (tests, demos) and is what [`read`] returns.
 
 use std::collections::BTreeMap;
 use std::fs::File;
-use std::io::{BufReader, BufWriter, Write};
+use std::io::{BufReader, Write};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
 use super::scenario::{Class, Electrode, Range, Scenario};
 use super::waveform::{Polarity, WaveformKind};
+use crate::io::atomic::AtomicFile;
 use crate::{Error, Result};
 
 /// The schema version written in `truth_version`.
@@ -296,43 +297,41 @@ pub fn read(path: &Path) -> Result<Truth> {
     Ok(t)
 }
 
-/// One streamed JSON array in its own file.
+/// One streamed JSON array in its own temporary file ([`AtomicFile`]: removed when
+/// dropped unless committed).
 struct Part {
-    path: PathBuf,
-    out: BufWriter<File>,
+    out: AtomicFile,
     n: u64,
 }
 
 impl Part {
-    fn create(path: PathBuf) -> Result<Part> {
-        let f = File::create(&path).map_err(|e| Error::io(&path, "cannot create", e))?;
+    fn create(path: &Path) -> Result<Part> {
         Ok(Part {
-            path,
-            out: BufWriter::new(f),
+            out: AtomicFile::create(path)?,
             n: 0,
         })
     }
 
+    fn path(&self) -> &Path {
+        self.out.temporary_path()
+    }
+
     fn item<T: Serialize>(&mut self, x: &T) -> Result<()> {
         let sep: &[u8] = if self.n == 0 { b"\n" } else { b",\n" };
-        self.out
-            .write_all(sep)
-            .and_then(|_| serde_json::to_writer(&mut self.out, x).map_err(std::io::Error::other))
-            .map_err(|e| Error::io(&self.path, "cannot write", e))?;
+        let out = &mut self.out;
+        out.write_all(sep)
+            .and_then(|_| serde_json::to_writer(&mut *out, x).map_err(std::io::Error::other))
+            .map_err(|e| out.io_error(e))?;
         self.n += 1;
         Ok(())
     }
 
     fn raw(&mut self, s: &[u8]) -> Result<()> {
-        self.out
-            .write_all(s)
-            .map_err(|e| Error::io(&self.path, "cannot write", e))
+        self.out.write_all(s).map_err(|e| self.out.io_error(e))
     }
 
     fn flush(&mut self) -> Result<()> {
-        self.out
-            .flush()
-            .map_err(|e| Error::io(&self.path, "cannot write", e))
+        self.out.flush().map_err(|e| self.out.io_error(e))
     }
 }
 
@@ -342,7 +341,6 @@ pub struct TruthWriter {
     main: Option<Part>,
     events: Option<Part>,
     artefacts: Option<Part>,
-    done: bool,
 }
 
 fn with_suffix(p: &Path, suffix: &str) -> PathBuf {
@@ -353,17 +351,17 @@ fn with_suffix(p: &Path, suffix: &str) -> PathBuf {
 
 impl TruthWriter {
     /// Prepares to write `path`; nothing appears at `path` until [`TruthSink::finish`].
-    /// The temporary files are `path` + `.partial`, `.events.partial`, `.artefacts.partial`.
+    /// The temporary files are hidden files beside it ([`AtomicFile`]); the events and
+    /// artefacts are collected in two more, appended at the end and removed.
     pub fn create(path: &Path) -> Result<TruthWriter> {
-        let main = Part::create(with_suffix(path, ".partial"))?;
-        let events = Part::create(with_suffix(path, ".events.partial"))?;
-        let artefacts = Part::create(with_suffix(path, ".artefacts.partial"))?;
+        let main = Part::create(path)?;
+        let events = Part::create(&with_suffix(path, ".events"))?;
+        let artefacts = Part::create(&with_suffix(path, ".artefacts"))?;
         Ok(TruthWriter {
             target: path.to_path_buf(),
             main: Some(main),
             events: Some(events),
             artefacts: Some(artefacts),
-            done: false,
         })
     }
 
@@ -378,8 +376,7 @@ impl TruthWriter {
     }
 
     fn field<T: Serialize>(m: &mut Part, name: &str, x: &T, last: bool) -> Result<()> {
-        let v = serde_json::to_string(x)
-            .map_err(|e| Error::io(&m.path, "cannot write", std::io::Error::other(e)))?;
+        let v = serde_json::to_string(x).map_err(|e| m.out.io_error(std::io::Error::other(e)))?;
         m.raw(format!("\"{name}\": {v}{}\n", if last { "" } else { "," }).as_bytes())
     }
 }
@@ -419,49 +416,24 @@ impl TruthSink for TruthWriter {
         e.flush()?;
         a.flush()?;
         m.raw(b"\n],\n\"events\": [")?;
-        append(m, &e.path)?;
+        append(m, e.path())?;
         m.raw(b"\n],\n\"artefacts\": [")?;
-        append(m, &a.path)?;
+        append(m, a.path())?;
         m.raw(b"\n],\n")?;
         Self::field(m, "summary", s, true)?;
         m.raw(b"}\n")?;
-        m.flush()?;
-        let from = m.path.clone();
-        let (ep, ap) = (e.path.clone(), a.path.clone());
-        self.main = None;
+        // The side files are dropped (removed); the main file moves into place.
         self.events = None;
         self.artefacts = None;
-        let _ = std::fs::remove_file(&ep);
-        let _ = std::fs::remove_file(&ap);
-        std::fs::rename(&from, &self.target).map_err(|e| {
-            Error::io(
-                &self.target,
-                "cannot rename the finished truth file into place",
-                e,
-            )
-        })?;
-        self.done = true;
+        if let Some(m) = self.main.take() {
+            m.out.commit()?;
+        }
         Ok(())
     }
 }
 
 fn append(m: &mut Part, from: &Path) -> Result<()> {
     let mut f = File::open(from).map_err(|e| Error::io(from, "cannot reopen", e))?;
-    std::io::copy(&mut f, &mut m.out).map_err(|e| Error::io(&m.path, "cannot write", e))?;
+    std::io::copy(&mut f, &mut m.out).map_err(|e| m.out.io_error(e))?;
     Ok(())
-}
-
-impl Drop for TruthWriter {
-    /// An unfinished writer removes its temporary files (best effort: errors while
-    /// dropping cannot be reported).
-    fn drop(&mut self) {
-        if !self.done {
-            for p in [&self.main, &self.events, &self.artefacts]
-                .into_iter()
-                .flatten()
-            {
-                let _ = std::fs::remove_file(&p.path);
-            }
-        }
-    }
 }

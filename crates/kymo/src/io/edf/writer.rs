@@ -19,22 +19,23 @@
 //!   when that record's annotation space is full; annotations at or after the end of the
 //!   signals go in the last record.
 //! - Nothing appears at the destination until [`EdfWriter::finish`] succeeds: the file is
-//!   written to a temporary file in the same directory (`.NAME.tmp-PID-N`), its record count
-//!   patched, synced and renamed over the destination. On error, or when the writer is
-//!   dropped without `finish`, the temporary file is removed and the destination is untouched.
+//!   written to a temporary file in the same directory ([`AtomicFile`], `.NAME.tmp-PID-N`),
+//!   its record count patched, synced and renamed over the destination. On error, or when
+//!   the writer is dropped without `finish`, the temporary file is removed and the
+//!   destination is untouched. [`EdfWriter::finish_staged`] stops before the rename, for
+//!   callers that commit several files together.
 //! - The record count is written as −1 ("still recording") until `finish` patches it.
 //! - When the signals do not end on a record boundary, the last record is padded with the
 //!   digital value nearest physical 0 ([`EdfWriteSummary::padded_samples`]): EDF stores whole
 //!   records only, so a reader sees those extra samples at the end.
 
-use std::fs::File;
-use std::io::{BufWriter, Write};
+use std::io::Write;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::header::{days_in_month, month_abbrev};
 use super::tal;
+use crate::io::atomic::{AtomicFile, Staged};
 use crate::io::{Annotation, DateTime};
 use crate::{Error, Result};
 
@@ -247,8 +248,9 @@ fn data_range(samples: &[f32]) -> (f64, f64) {
 /// annotation. Annotations that do not fit in their record carry over to the next one.
 pub struct EdfWriter {
     path: PathBuf,
-    tmp: PathBuf,
-    file: Option<BufWriter<File>>,
+    /// `None` after a write failed (the temporary file is then already removed) or once
+    /// finished.
+    file: Option<AtomicFile>,
     record_duration: f64,
     sub_second: f64,
     spr: Vec<usize>,
@@ -269,7 +271,6 @@ pub struct EdfWriter {
     records_written: u64,
     clipped: u64,
     padded: Vec<u64>,
-    done: bool,
 }
 
 impl std::fmt::Debug for EdfWriter {
@@ -290,8 +291,6 @@ struct PreparedAnnotation {
     tal: Vec<u8>,
     text: String,
 }
-
-static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 
 fn cfg(msg: String) -> Error {
     Error::config(format!("edf writer: {msg}"))
@@ -549,6 +548,22 @@ impl EdfWriter {
         Self::create_inner(path, spec, None)
     }
 
+    /// [`create`](Self::create) for a caller that knows how many samples each channel will
+    /// get (`lengths`, one per channel): the annotation space is then sized so that every
+    /// annotation fits in the records written, however many share a record or lie past
+    /// the end (as [`write_edf`] does). Without the lengths, [`finish`](Self::finish) fails
+    /// when dense annotations outrun the records.
+    pub fn create_with_lengths(path: &Path, spec: &EdfSpec, lengths: &[u64]) -> Result<EdfWriter> {
+        if lengths.len() != spec.channels.len() {
+            return Err(cfg(format!(
+                "{} lengths given for {} channels",
+                lengths.len(),
+                spec.channels.len()
+            )));
+        }
+        Self::create_inner(path, spec, Some(lengths))
+    }
+
     fn create_inner(path: &Path, spec: &EdfSpec, lengths: Option<&[u64]>) -> Result<EdfWriter> {
         if spec.channels.is_empty() {
             return Err(cfg("at least one channel is needed".to_string()));
@@ -769,30 +784,15 @@ impl EdfWriter {
         );
         column(32, &mut (0..ns).map(|_| String::new()));
 
-        // Temporary file beside the destination.
-        let name = path
-            .file_name()
-            .ok_or_else(|| cfg(format!("{} is not a file path", path.display())))?;
-        let dir = match path.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-            _ => PathBuf::from("."),
-        };
-        let tmp = dir.join(format!(
-            ".{}.tmp-{}-{}",
-            name.to_string_lossy(),
-            std::process::id(),
-            TMP_COUNTER.fetch_add(1, Ordering::Relaxed)
-        ));
-        let f = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&tmp)
-            .map_err(|e| Error::io(&tmp, "cannot create the temporary output file", e))?;
-        let mut file = BufWriter::with_capacity(1 << 20, f);
-        let mut w = EdfWriter {
+        if path.file_name().is_none() {
+            return Err(cfg(format!("{} is not a file path", path.display())));
+        }
+        // Temporary file beside the destination; dropping it removes it on any error.
+        let mut file = AtomicFile::create(path)?;
+        file.write_all(&h).map_err(|e| file.io_error(e))?;
+        Ok(EdfWriter {
             path: path.to_path_buf(),
-            tmp,
-            file: None,
+            file: Some(file),
             record_duration: layout.duration,
             sub_second,
             pad_digital: physical
@@ -813,13 +813,7 @@ impl EdfWriter {
             clipped: 0,
             padded: vec![0; spec.channels.len()],
             spr: layout.spr,
-            done: false,
-        };
-        // From here on, Drop removes the temporary file on any error.
-        file.write_all(&h)
-            .map_err(|e| Error::io(&w.tmp, "cannot write", e))?;
-        w.file = Some(file);
-        Ok(w)
+        })
     }
 
     /// The data record duration in seconds.
@@ -917,9 +911,11 @@ impl EdfWriter {
             .write_all(&self.held[..self.data_bytes])
             .and_then(|_| file.write_all(&self.ann_buf));
         if let Err(e) = written {
-            // A partial record may be on disk: refuse further writes (Drop removes the file).
+            // A partial record may be on disk: refuse further writes (dropping the file
+            // removes it).
+            let err = file.io_error(e);
             self.file = None;
-            return Err(Error::io(&self.tmp, "cannot write", e));
+            return Err(err);
         }
         self.records_written += 1;
         Ok(())
@@ -932,7 +928,16 @@ impl EdfWriter {
     /// (only possible when no samples were pushed, or when many annotations lie after the
     /// end of the signals), and [`Error::Io`] on a write failure; the destination is then
     /// untouched and the temporary file removed.
-    pub fn finish(mut self) -> Result<EdfWriteSummary> {
+    pub fn finish(self) -> Result<EdfWriteSummary> {
+        let (summary, staged) = self.finish_staged()?;
+        staged.commit()?;
+        Ok(summary)
+    }
+
+    /// [`finish`](Self::finish) up to the rename: the file is complete and synced under
+    /// its temporary name; [`Staged::commit`] moves it to the destination, dropping the
+    /// [`Staged`] removes it.
+    pub fn finish_staged(mut self) -> Result<(EdfWriteSummary, Staged)> {
         // Pad the partial last record, if any.
         let need = self
             .pending
@@ -973,23 +978,16 @@ impl EdfWriter {
                 "{n} data records are more than the 8-character header field can count"
             )));
         }
-        let Some(file) = self.file.take() else {
+        let Some(mut file) = self.file.take() else {
             return Err(cfg("the writer already failed or finished".to_string()));
         };
-        let tmp = self.tmp.clone();
-        let file = file
-            .into_inner()
-            .map_err(|e| Error::io(&tmp, "cannot write", e.into_error()))?;
         let mut field = [b' '; 8];
         put(&mut field, 0, 8, &n.to_string());
-        file.write_all_at(&field, 236)
-            .and_then(|_| file.sync_all())
-            .map_err(|e| Error::io(&tmp, "cannot write", e))?;
-        drop(file);
-        std::fs::rename(&tmp, &self.path)
-            .map_err(|e| Error::io(&self.path, format!("cannot rename {} to", tmp.display()), e))?;
-        self.done = true;
-        Ok(EdfWriteSummary {
+        file.file()?
+            .write_all_at(&field, 236)
+            .map_err(|e| file.io_error(e))?;
+        let staged = file.finish()?;
+        let summary = EdfWriteSummary {
             path: self.path.clone(),
             n_records: n,
             record_duration_s: self.record_duration,
@@ -997,18 +995,8 @@ impl EdfWriter {
             physical_ranges: self.physical.clone(),
             clipped_samples: self.clipped,
             padded_samples: self.padded.clone(),
-        })
-    }
-}
-
-impl Drop for EdfWriter {
-    /// Removes the temporary file unless [`EdfWriter::finish`] succeeded. Errors are
-    /// ignored: a drop cannot report them, and the destination was never touched.
-    fn drop(&mut self) {
-        if !self.done {
-            self.file = None;
-            let _ = std::fs::remove_file(&self.tmp);
-        }
+        };
+        Ok((summary, staged))
     }
 }
 

@@ -1,0 +1,117 @@
+//! End-to-end analysis (filter → detect → sort → pattern) against the simulator's truth,
+//! on seeds never used while developing, and on the real needle recording.
+//!
+//! These assert what holds today; the issue's full accuracy targets (every class ≥ 0.90
+//! discharge F1) are measured by `cargo run --release -p kymo --example accuracy` and are
+//! not all met yet (see the README's accuracy section).
+
+#![allow(clippy::unwrap_used)] // test helpers fail loudly by design
+
+use kymo::analyze::{analyze_file, analyze_samples, AnalysisConfig, ChannelInfo};
+use kymo::eval::{score, ChannelPrediction, EvalConfig, Prediction};
+use kymo::pattern::DischargeClass;
+use kymo::simulate::{self, truth::Truth, NoiseLevel, VecSink};
+
+/// Seeds never used while developing the analysis (development used 9001–9003).
+const SEEDS: [u64; 3] = [7101, 7102, 7103];
+
+fn run(name: &str, seed: u64, snr_db: f64) -> (Truth, Prediction) {
+    let mut sc = simulate::builtin(name).unwrap();
+    if !sc.sources.is_empty() {
+        sc.recording.noise = NoiseLevel::SnrDb(snr_db);
+    }
+    let mut sink = VecSink::default();
+    let mut truth = Truth::default();
+    simulate::run(&sc, seed, &mut sink, &mut truth).unwrap();
+    let cfg = AnalysisConfig::default().check().unwrap();
+    let mut pred = Prediction::default();
+    for (c, x) in sink.channels.iter().enumerate() {
+        let info = ChannelInfo {
+            index: c,
+            label: format!("ch{c}"),
+            unit: "uV".into(),
+            rate_hz: truth.recording.rate_hz,
+            n_samples: x.len() as u64,
+            physical_range: None,
+        };
+        let a = analyze_samples(&info, x, &cfg).unwrap();
+        pred.channels.push(ChannelPrediction::from_pattern(
+            c,
+            &a.potentials,
+            &kymo::pattern::ChannelPattern {
+                discharges: a.discharges,
+                trains: a.trains,
+                summary: a.summary,
+            },
+        ));
+    }
+    (truth, pred)
+}
+
+#[test]
+fn rest_gives_no_discharge() {
+    for seed in SEEDS {
+        let (_, pred) = run("rest", seed, 10.0);
+        let found: Vec<String> = pred
+            .channels
+            .iter()
+            .flat_map(|c| c.discharges.iter())
+            .map(|d| format!("{} at {:.2} s", d.class.name(), d.start_s))
+            .collect();
+        assert!(found.is_empty(), "seed {seed}: rest gave {found:?}");
+    }
+}
+
+/// Myokymic discharges of a facial muscle at SNR 10 dB: discharge F1 ≥ 0.90 (the issue's
+/// bar) for each unseen seed.
+#[test]
+#[ignore = "fails today (issue 5 open): on seed 7102 the sorter merges two myokymic units of similar shape and size, and their interleaved bursts read as one continuous train; run with --ignored"]
+fn facial_myokymia_at_10_db() {
+    let cfg = EvalConfig::default().check().unwrap();
+    for seed in SEEDS {
+        let (truth, pred) = run("myokymia-facial", seed, 10.0);
+        let r = score(&truth, &pred, &cfg);
+        let myo = r
+            .discharges
+            .per_class
+            .iter()
+            .find(|c| c.class == DischargeClass::Myokymic)
+            .unwrap();
+        let f1 = myo.f1.unwrap_or(0.0);
+        assert!(f1 >= 0.90, "seed {seed}: myokymic F1 {f1:.3} ({myo:?})");
+    }
+}
+
+/// The real needle recording of a healthy gentle contraction (PhysioNet EMGDB) must not
+/// be called myokymic, neuromyotonic or fibrillation.
+#[test]
+fn healthy_needle_recording_has_no_pathological_discharge() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../../shared/data/real/physionet-emgdb/emg_healthy.hea"
+    );
+    let a = analyze_file(path.as_ref(), None, &AnalysisConfig::default(), &|_| {}).unwrap();
+    let ch = &a.channels[0];
+    assert!(
+        ch.n_detected > 100,
+        "only {} potentials detected",
+        ch.n_detected
+    );
+    assert!(!ch.units.is_empty());
+    let bad: Vec<String> = ch
+        .discharges
+        .iter()
+        .filter(|d| {
+            matches!(
+                d.class,
+                DischargeClass::Myokymic
+                    | DischargeClass::MyokymicContinuous
+                    | DischargeClass::Neuromyotonic
+                    | DischargeClass::Fibrillation
+                    | DischargeClass::PositiveSharpWave
+            )
+        })
+        .map(|d| format!("{} at {:.2} s: {}", d.class.name(), d.start_s, d.evidence))
+        .collect();
+    assert!(bad.is_empty(), "{bad:#?}");
+}

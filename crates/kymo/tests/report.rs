@@ -69,6 +69,7 @@ fn fixture() -> &'static Fixture {
             format: "edf".into(),
             config: cfg,
             channels,
+            skipped: Vec::new(),
         };
         let clinical = Rules::builtin().unwrap().context(
             &analysis,

@@ -34,11 +34,8 @@ use std::path::Path;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::detect::{
-    artefact, Artefact, ArtefactKind, BlockData, DetectConfig, Detection, Detector,
-    ValidDetectConfig,
-};
-use crate::dsp::{mains, FilterConfig, Kind, MainsSetting, Scratch};
+use crate::detect::{stream_blocks, ArtefactKind, DetectConfig, Detector, ValidDetectConfig};
+use crate::dsp::{mains, FilterConfig, Kind, MainsSetting};
 use crate::io::{self, Header, OpenOptions, SignalReader};
 use crate::pattern::{
     self, ChannelPattern, ChannelSummary, Discharge, PatternConfig, PotentialInput, TrainSummary,
@@ -557,20 +554,10 @@ pub fn analyze_channel(
     };
     let filter = crate::dsp::Filter::new(&fcfg, mains_hz);
 
-    let context = (dcfg.align + 1)
-        .max(dcfg.waveform_pre)
-        .max(dcfg.waveform_post);
     let chunk_samples = (user.chunk.max_seconds * rate).round() as u64;
     // A chunk closes at a block's end, so blocks are no longer than a chunk.
     let block_len = chunk_samples.clamp(4096, crate::detect::DEFAULT_BLOCK_LEN as u64) as usize;
-    let blocks = filter.blocks(n, block_len, context);
-    let mut raw = vec![0.0f32; blocks.max_input_len()];
-    let mut filtered = vec![0.0f32; blocks.max_output_len()];
-    let mut scratch = Scratch::with_capacity(blocks.max_input_len());
     let mut detector = Detector::new(&dcfg);
-    let mut det = Detection::default();
-    let mut carried: Vec<Artefact> = Vec::new();
-    let mut artefacts: Vec<Artefact> = Vec::new();
     let width = dcfg.waveform_pre + dcfg.waveform_post;
     let mut chunk = Chunk {
         filtered: Vec::new(),
@@ -589,76 +576,59 @@ pub fn analyze_channel(
     let mut n_recovered = 0usize;
     let mut n_chunks = 0usize;
 
-    for b in blocks {
-        let input = &mut raw[..(b.input.end - b.input.start) as usize];
-        read(b.input.start, input)?;
-        if to_uv_f32 != 1.0 {
-            input.iter_mut().for_each(|v| *v *= to_uv_f32);
-        }
-        let keep = b.output_in_input();
-        let fout = &mut filtered[..keep.len()];
-        filter.filtfilt_range(input, keep, fout, &mut scratch);
-        det.spikes.clear();
-        det.noise.clear();
-        let n_art = det.artefacts.len();
-        detector.process(
-            &BlockData {
-                raw: input,
-                raw_first: b.input.start,
-                filtered: fout,
-                filtered_first: b.output.start,
-                own: (b.own.start, b.own.end),
-            },
-            physical_range,
-            &carried,
-            &mut det,
-        );
-        carried.retain(|a| a.end > b.own.end);
-        carried.extend(det.artefacts[n_art..].iter().filter(|a| a.end > b.own.end));
-        carried = artefact::merge(carried);
-        if det.artefacts.len() > 256 {
-            artefacts.append(&mut det.artefacts);
-            artefacts = artefact::merge(std::mem::take(&mut artefacts));
-        }
-        for e in &det.noise {
-            chunk.sigmas.push(e.sigma);
-            all_sigmas.push(e.sigma);
-            all_thresholds.push(e.threshold);
-        }
-        let at = chunk.waveforms.len();
-        chunk.waveforms.resize(at + det.spikes.len() * width, 0.0);
-        crate::detect::extract_waveforms(
-            fout,
-            b.output.start,
-            &det.spikes,
-            dcfg.waveform_pre,
-            dcfg.waveform_post,
-            &mut chunk.waveforms[at..],
-        )?;
-        chunk.samples.extend(det.spikes.iter().map(|s| s.sample));
-        if user.recover.enabled {
-            let own =
-                (b.own.start - b.output.start) as usize..(b.own.end - b.output.start) as usize;
-            chunk.filtered.extend_from_slice(&fout[own]);
-        }
-        n_detected += det.spikes.len();
-        let last = b.own.end >= n;
-        if last
-            || chunk.samples.len() >= user.chunk.max_spikes
-            || b.own.end - chunk.first_sample >= chunk_samples
-        {
-            let stats = sort_chunk(&mut chunk, &dcfg, cfg, &mut linker, &mut potentials)?;
-            n_unsorted += stats.unsorted;
-            n_overlap += stats.overlap;
-            n_recovered += stats.recovered;
-            n_chunks += 1;
-            warnings.extend(stats.warnings);
-            chunk.first_sample = b.own.end;
-        }
-        progress(b.own.end - b.own.start);
-    }
-    artefacts.append(&mut det.artefacts);
-    let artefacts = artefact::merge(artefacts);
+    let artefacts = stream_blocks(
+        n,
+        &filter,
+        &mut detector,
+        block_len,
+        physical_range,
+        |start, buf| {
+            read(start, buf)?;
+            if to_uv_f32 != 1.0 {
+                buf.iter_mut().for_each(|v| *v *= to_uv_f32);
+            }
+            Ok(())
+        },
+        |sb| {
+            let b = sb.block;
+            for e in sb.noise {
+                chunk.sigmas.push(e.sigma);
+                all_sigmas.push(e.sigma);
+                all_thresholds.push(e.threshold);
+            }
+            let at = chunk.waveforms.len();
+            chunk.waveforms.resize(at + sb.spikes.len() * width, 0.0);
+            crate::detect::extract_waveforms(
+                sb.filtered,
+                b.output.start,
+                sb.spikes,
+                dcfg.waveform_pre,
+                dcfg.waveform_post,
+                &mut chunk.waveforms[at..],
+            )?;
+            chunk.samples.extend(sb.spikes.iter().map(|s| s.sample));
+            if user.recover.enabled {
+                let own =
+                    (b.own.start - b.output.start) as usize..(b.own.end - b.output.start) as usize;
+                chunk.filtered.extend_from_slice(&sb.filtered[own]);
+            }
+            n_detected += sb.spikes.len();
+            if b.own.end >= n
+                || chunk.samples.len() >= user.chunk.max_spikes
+                || b.own.end - chunk.first_sample >= chunk_samples
+            {
+                let stats = sort_chunk(&mut chunk, &dcfg, cfg, &mut linker, &mut potentials)?;
+                n_unsorted += stats.unsorted;
+                n_overlap += stats.overlap;
+                n_recovered += stats.recovered;
+                n_chunks += 1;
+                warnings.extend(stats.warnings);
+                chunk.first_sample = b.own.end;
+            }
+            progress(b.own.end - b.own.start);
+            Ok(())
+        },
+    )?;
 
     potentials.sort_by(|a, b| a.time_s.total_cmp(&b.time_s));
     let impossible = complexes::drop_impossible_runs(&mut potentials, &user.plausibility);

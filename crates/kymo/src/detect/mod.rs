@@ -54,7 +54,7 @@ use serde::{Deserialize, Serialize};
 
 pub use artefact::{Artefact, ArtefactConfig, ArtefactKind, ValidArtefactConfig};
 
-use crate::dsp::{Filter, Kind, Scratch};
+use crate::dsp::{Block, Filter, Kind, Scratch};
 use crate::{Error, Result};
 
 /// Which polarities to detect.
@@ -520,37 +520,50 @@ pub fn detect(
 /// than the filter overlap (≤ 2.6 s), and 12 MB of working memory.
 pub const DEFAULT_BLOCK_LEN: usize = 1 << 20;
 
-/// Reads, filters and detects a channel of `n_samples` block by block: memory stays flat
-/// (a few buffers of one block) however long the recording. `read(start, buf)` must fill
-/// `buf` with samples `start..start + buf.len()` of the raw channel. When `waveforms` is
-/// given, each spike's aligned window ([`ValidDetectConfig::waveform_pre`] +
-/// [`ValidDetectConfig::waveform_post`] samples) is appended to it, in spike order.
-pub fn detect_stream(
+/// What [`stream_blocks`] found in one block.
+#[derive(Debug, Clone, Copy)]
+pub struct StreamedBlock<'a> {
+    /// The block's ranges.
+    pub block: &'a Block,
+    /// Filtered samples of `block.output`.
+    pub filtered: &'a [f32],
+    /// Spikes whose crossing lies in `block.own`, in time order.
+    pub spikes: &'a [Spike],
+    /// σ and threshold used in the block.
+    pub noise: &'a [NoiseEstimate],
+}
+
+/// Reads, filters and detects a channel of `n_samples` block by block, memory flat (a
+/// few buffers of one block) however long the recording: `read(start, buf)` must fill
+/// `buf` with samples `start..start + buf.len()` of the raw channel; `on_block` sees each
+/// block's filtered samples, spikes and noise in turn. Artefacts reaching across blocks are
+/// carried over; all of them are returned at the end, merged.
+pub fn stream_blocks(
     n_samples: u64,
     filter: &Filter,
     detector: &mut Detector,
     block_len: usize,
     physical_range: Option<(f64, f64)>,
-    mut waveforms: Option<&mut Vec<f32>>,
     mut read: impl FnMut(u64, &mut [f32]) -> Result<()>,
-) -> Result<Detection> {
-    let cfg = detector.config().clone();
+    mut on_block: impl FnMut(StreamedBlock<'_>) -> Result<()>,
+) -> Result<Vec<Artefact>> {
+    let cfg = detector.config();
     let context = (cfg.align + 1).max(cfg.waveform_pre).max(cfg.waveform_post);
     let blocks = filter.blocks(n_samples, block_len, context);
     let mut raw = vec![0.0f32; blocks.max_input_len()];
     let mut filtered = vec![0.0f32; blocks.max_output_len()];
     let mut scratch = Scratch::with_capacity(blocks.max_input_len());
-    let mut out = Detection::default();
+    let mut det = Detection::default();
     let mut carried: Vec<Artefact> = Vec::new();
-    let width = cfg.waveform_pre + cfg.waveform_post;
     for b in blocks {
         let input = &mut raw[..(b.input.end - b.input.start) as usize];
         read(b.input.start, input)?;
         let keep = b.output_in_input();
         let fout = &mut filtered[..keep.len()];
         filter.filtfilt_range(input, keep, fout, &mut scratch);
-        let n_before = out.spikes.len();
-        let n_art = out.artefacts.len();
+        det.spikes.clear();
+        det.noise.clear();
+        let n_art = det.artefacts.len();
         detector.process(
             &BlockData {
                 raw: input,
@@ -561,32 +574,67 @@ pub fn detect_stream(
             },
             physical_range,
             &carried,
-            &mut out,
+            &mut det,
         );
         // Artefacts that may reach into later blocks (merged: this block re-reports the
         // ones it was handed, widened where its samples showed more ringing).
         carried.retain(|a| a.end > b.own.end);
-        carried.extend(out.artefacts[n_art..].iter().filter(|a| a.end > b.own.end));
+        carried.extend(det.artefacts[n_art..].iter().filter(|a| a.end > b.own.end));
         carried = artefact::merge(carried);
         // Keep the results compact too when long artefacts span many blocks.
-        if out.artefacts.len() > 2 * n_art.max(64) {
-            out.artefacts = artefact::merge(std::mem::take(&mut out.artefacts));
+        if det.artefacts.len() > 2 * n_art.max(64) {
+            det.artefacts = artefact::merge(std::mem::take(&mut det.artefacts));
         }
-        if let Some(w) = waveforms.as_deref_mut() {
-            let new = &out.spikes[n_before..];
-            let at = w.len();
-            w.resize(at + new.len() * width, 0.0);
-            extract_waveforms(
-                fout,
-                b.output.start,
-                new,
-                cfg.waveform_pre,
-                cfg.waveform_post,
-                &mut w[at..],
-            )?;
-        }
+        on_block(StreamedBlock {
+            block: &b,
+            filtered: fout,
+            spikes: &det.spikes,
+            noise: &det.noise,
+        })?;
     }
-    out.artefacts = artefact::merge(std::mem::take(&mut out.artefacts));
+    Ok(artefact::merge(det.artefacts))
+}
+
+/// [`stream_blocks`] collecting everything: spikes, noise and artefacts. When `waveforms`
+/// is given, each spike's aligned window ([`ValidDetectConfig::waveform_pre`] +
+/// [`ValidDetectConfig::waveform_post`] samples) is appended to it, in spike order.
+pub fn detect_stream(
+    n_samples: u64,
+    filter: &Filter,
+    detector: &mut Detector,
+    block_len: usize,
+    physical_range: Option<(f64, f64)>,
+    mut waveforms: Option<&mut Vec<f32>>,
+    read: impl FnMut(u64, &mut [f32]) -> Result<()>,
+) -> Result<Detection> {
+    let cfg = detector.config().clone();
+    let width = cfg.waveform_pre + cfg.waveform_post;
+    let mut out = Detection::default();
+    out.artefacts = stream_blocks(
+        n_samples,
+        filter,
+        detector,
+        block_len,
+        physical_range,
+        read,
+        |sb| {
+            out.spikes.extend_from_slice(sb.spikes);
+            out.noise.extend_from_slice(sb.noise);
+            if let Some(w) = waveforms.as_deref_mut() {
+                let at = w.len();
+                w.resize(at + sb.spikes.len() * width, 0.0);
+                extract_waveforms(
+                    sb.filtered,
+                    sb.block.output.start,
+                    sb.spikes,
+                    cfg.waveform_pre,
+                    cfg.waveform_post,
+                    &mut w[at..],
+                )?;
+            }
+            Ok(())
+        },
+    )?;
     Ok(out)
 }
 

@@ -82,8 +82,9 @@ fn facial_myokymia_at_10_db() {
     }
 }
 
-/// The real needle recording of a healthy gentle contraction (PhysioNet EMGDB) must not
-/// be called myokymic, neuromyotonic or fibrillation.
+/// The real needle recording of a healthy gentle contraction (PhysioNet EMGDB) must be
+/// reported as voluntary motor unit activity, and not be called myokymic, neuromyotonic or
+/// fibrillation.
 #[test]
 fn healthy_needle_recording_has_no_pathological_discharge() {
     let path = concat!(
@@ -114,4 +115,29 @@ fn healthy_needle_recording_has_no_pathological_discharge() {
         .map(|d| format!("{} at {:.2} s: {}", d.class.name(), d.start_s, d.evidence))
         .collect();
     assert!(bad.is_empty(), "{bad:#?}");
+    // Voluntary activity covers most of the 12.7 s contraction.
+    let voluntary_s: f64 = ch
+        .discharges
+        .iter()
+        .filter(|d| d.class == DischargeClass::Voluntary)
+        .map(|d| d.end_s - d.start_s)
+        .sum();
+    let all: Vec<String> = ch
+        .discharges
+        .iter()
+        .map(|d| {
+            format!(
+                "{} at {:.2}–{:.2} s: {}",
+                d.class.name(),
+                d.start_s,
+                d.end_s,
+                d.evidence
+            )
+        })
+        .collect();
+    assert!(
+        voluntary_s > 0.5 * ch.duration_s,
+        "voluntary activity over {voluntary_s:.1} s of {:.1} s: {all:#?}",
+        ch.duration_s
+    );
 }

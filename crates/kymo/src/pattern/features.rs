@@ -16,7 +16,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::bursts::Segment;
-use super::config::{PatternConfig, TrendConfig};
+use super::config::{JitterConfig, PatternConfig, TrendConfig};
 use super::stats;
 use super::trains::Train;
 use super::WaveformClass;
@@ -113,7 +113,8 @@ pub struct Features {
     /// Robust interval CV (1.4826 · MAD / median).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub isi_cv_robust: Option<f64>,
-    /// Local interval jitter: median CV2 of successive intervals (Holt et al. 1996; about
+    /// Local interval jitter: median CV2 of successive intervals (Holt et al. 1996), on the
+    /// train repaired for missed and intruding potentials (`JitterConfig`; about
     /// 0.95 × the CV for steady Gaussian intervals, blind to slow rate changes and single
     /// steps). For an episode, the median over units.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -524,7 +525,7 @@ pub(crate) fn segment_features(
     let cv2: Vec<f64> = tr
         .isi_runs(seg.a, seg.b)
         .iter()
-        .flat_map(|r| stats::cv2_values(r))
+        .flat_map(|r| stats::cv2_values(&repaired(r, &cfg.jitter)))
         .collect();
     f.jitter = stats::median(&cv2);
     let d = &cfg.doublet.interval_ms;
@@ -647,5 +648,20 @@ mod tests {
         // Nor does a linear ramp (a contraction's rising rate).
         let ramp: Vec<f64> = t.iter().map(|x| 6.0 + 0.3 * x).collect();
         assert_eq!(periodic(&t, &ramp, [0.1, 10.0]), None);
+    }
+}
+
+/// `run` repaired as `cfg` says, for the jitter (see `JitterConfig`).
+pub(crate) fn repaired(run: &[f64], cfg: &JitterConfig) -> Vec<f64> {
+    if cfg.repair {
+        stats::repair_intervals(
+            run,
+            cfg.half_window,
+            cfg.missed_tolerance,
+            cfg.intruder_fraction,
+            cfg.join_tolerance,
+        )
+    } else {
+        run.to_vec()
     }
 }

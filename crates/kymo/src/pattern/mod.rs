@@ -885,9 +885,11 @@ fn episode_features(
                 let unit_med = stats::median(&run).unwrap_or(0.0);
                 let is_doublet = |e: f64| e <= dmax && e < DOUBLET_OF_MEDIAN * unit_med;
                 doublets += run.iter().filter(|&&e| is_doublet(e)).count();
-                let kept: Vec<f64> = run.into_iter().filter(|&e| !is_doublet(e)).collect();
-                cv2.extend(stats::cv2_values(&kept));
-                isis.extend(kept);
+                // The jitter is the base rhythm's: the repair joins a doublet's short
+                // interval to the next like an intruder's (dropping it alone would leave
+                // the shortened interval after it).
+                cv2.extend(stats::cv2_values(&features::repaired(&run, &cfg.jitter)));
+                isis.extend(run.into_iter().filter(|&e| !is_doublet(e)));
             }
         }
         onsets.push(unit_first - first);

@@ -577,6 +577,21 @@ pub(crate) fn segment_features(
     f
 }
 
+/// `run` repaired as `cfg` says, for the jitter (see `JitterConfig`).
+pub(crate) fn repaired(run: &[f64], cfg: &JitterConfig) -> Vec<f64> {
+    if cfg.repair {
+        stats::repair_intervals(
+            run,
+            cfg.half_window,
+            cfg.missed_tolerance,
+            cfg.intruder_fraction,
+            cfg.join_tolerance,
+        )
+    } else {
+        run.to_vec()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -648,20 +663,5 @@ mod tests {
         // Nor does a linear ramp (a contraction's rising rate).
         let ramp: Vec<f64> = t.iter().map(|x| 6.0 + 0.3 * x).collect();
         assert_eq!(periodic(&t, &ramp, [0.1, 10.0]), None);
-    }
-}
-
-/// `run` repaired as `cfg` says, for the jitter (see `JitterConfig`).
-pub(crate) fn repaired(run: &[f64], cfg: &JitterConfig) -> Vec<f64> {
-    if cfg.repair {
-        stats::repair_intervals(
-            run,
-            cfg.half_window,
-            cfg.missed_tolerance,
-            cfg.intruder_fraction,
-            cfg.join_tolerance,
-        )
-    } else {
-        run.to_vec()
     }
 }

@@ -26,6 +26,7 @@
 //! the number of samples. Channels run in parallel with rayon, each with its own reader.
 
 mod complexes;
+mod interleaved;
 mod link;
 mod recover;
 
@@ -45,6 +46,7 @@ use crate::sort::{self, SortConfig, SortInput, ValidSortConfig};
 use crate::{Error, Result};
 
 pub use complexes::{ComplexConfig, PlausibilityConfig};
+pub use interleaved::InterleaveConfig;
 pub use link::LinkConfig;
 pub use recover::RecoverConfig;
 
@@ -126,6 +128,8 @@ pub struct AnalysisConfig {
     pub plausibility: PlausibilityConfig,
     /// Missed potentials recovered in a unit's rhythm by template matching.
     pub recover: RecoverConfig,
+    /// Single-fibre units split into the interleaved regular trains of several fibres.
+    pub interleave: InterleaveConfig,
     /// Stages 4–7: trains, bursts, features, classification, summary.
     pub pattern: PatternConfig,
 }
@@ -179,6 +183,7 @@ impl AnalysisConfig {
         self.link.check()?;
         self.complex.check()?;
         self.recover.check()?;
+        self.interleave.check()?;
         self.plausibility.check()?;
         Ok(ValidAnalysisConfig {
             user: self.clone(),
@@ -652,6 +657,11 @@ pub fn analyze_channel(
         &mut units,
         &mut potentials,
         &user.complex,
+    ));
+    warnings.extend(interleaved::split_interleaved(
+        &mut units,
+        &mut potentials,
+        &user.interleave,
     ));
     let unit_inputs: Vec<UnitInput> = units.iter().map(unit_input).collect();
     // Runs at impossible rates become artefact intervals, widened by a waveform on each

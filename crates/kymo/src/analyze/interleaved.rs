@@ -1,0 +1,379 @@
+//! Interleaved regular trains in one sorted unit. Fibrillation potentials and positive
+//! sharp waves of different muscle fibres look alike (brief: brief bi/triphasic spikes of
+//! 20–200 µV, or a sharp positive deflection and a slow negative phase), so a sorter that
+//! judges by shape alone may put two fibres in one unit. Each fibre fires regularly (brief:
+//! "regular, 0.5–15 Hz, may slow gradually"), so the merged unit's train is the
+//! superposition of regular trains and looks irregular — which is what the pattern stage
+//! would then report. An EMG reader separates them the same way, by rhythm ("two
+//! fibrillation potentials firing at different rates").
+//!
+//! For every single-fibre or positive-sharp-wave unit whose train is not regular itself,
+//! this stage extracts chains of potentials that follow one slowly drifting interval
+//! (within `tolerance`, allowing `max_missed` missed beats in a row); every chain of at
+//! least `min_chain` potentials becomes a unit of its own, with the template of the unit
+//! it came from. Potentials in no chain stay with the largest chain. Motor units are left
+//! alone: their voluntary or myokymic firing is not regular, and two motor units rarely
+//! share a template.
+
+use serde::{Deserialize, Serialize};
+
+use super::UnitReport;
+use crate::pattern::PotentialInput;
+use crate::sort::WaveformClass;
+use crate::{Error, Result};
+
+/// Splitting units into interleaved regular trains.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct InterleaveConfig {
+    /// Look for interleaved trains at all (default true).
+    pub enabled: bool,
+    /// Most relative deviation of an interval in a chain from the chain's running interval
+    /// (default 0.05: fibrillation intervals vary by a few per cent — 2.5σ at an interval
+    /// CV of 0.02 — and the slowing the brief mentions is gradual, which the running
+    /// interval follows; kymo).
+    pub tolerance: f64,
+    /// Fewest potentials of a chain (default 10: a regular run of 10 at ±10 % does not
+    /// arise by chance from other fibres' potentials; kymo).
+    pub min_chain: usize,
+    /// Most missed beats in a row inside a chain (default 2).
+    pub max_missed: usize,
+    /// Slowest and fastest chain rate, Hz (default 0.5–20: the brief's fibrillation rates,
+    /// 0.5–15 Hz, with a margin).
+    pub rate_hz: [f64; 2],
+    /// A unit whose own interval CV is below this is regular already and left whole
+    /// (default 0.2).
+    pub regular_cv: f64,
+}
+
+impl Default for InterleaveConfig {
+    fn default() -> Self {
+        InterleaveConfig {
+            enabled: true,
+            tolerance: 0.05,
+            min_chain: 10,
+            max_missed: 2,
+            rate_hz: [0.5, 20.0],
+            regular_cv: 0.2,
+        }
+    }
+}
+
+impl InterleaveConfig {
+    pub(crate) fn check(&self) -> Result<()> {
+        let ok = self.tolerance.is_finite()
+            && self.tolerance > 0.0
+            && self.tolerance < 0.5
+            && self.min_chain >= 3
+            && self.max_missed <= 10
+            && self.rate_hz[0] > 0.0
+            && self.rate_hz[0] < self.rate_hz[1]
+            && self.rate_hz[1] <= 1000.0
+            && self.regular_cv.is_finite()
+            && self.regular_cv >= 0.0;
+        if ok {
+            Ok(())
+        } else {
+            Err(Error::config(format!(
+                "analyze: interleave settings {self:?} are out of range (tolerance in (0, 0.5), min_chain ≥ 3, max_missed ≤ 10, 0 < rate_hz[0] < rate_hz[1] ≤ 1000, regular_cv ≥ 0)"
+            )))
+        }
+    }
+}
+
+/// Least share of a chain's beats that hold a potential (kymo: sorting recall of single
+/// fibres at 10 dB is about 0.9; random hits among other fibres' potentials, 0.2–0.4).
+const MIN_HIT_SHARE: f64 = 0.8;
+
+/// Most potentials a chain's search window (±`tolerance` of the period) may expect by
+/// chance from the unit's overall rate (kymo: 0.35 makes a chance hit at most 30 % likely,
+/// so 10 hits in 12 beats happen by chance with probability below 10⁻⁴).
+const MAX_CHANCE_HITS: f64 = 0.35;
+
+/// Interval CV of sorted times (None below 3 intervals).
+fn interval_cv(t: &[f64]) -> Option<f64> {
+    if t.len() < 4 {
+        return None;
+    }
+    let iv: Vec<f64> = t.windows(2).map(|w| w[1] - w[0]).collect();
+    let m = iv.iter().sum::<f64>() / iv.len() as f64;
+    if m <= 0.0 {
+        return None;
+    }
+    let v = iv.iter().map(|x| (x - m) * (x - m)).sum::<f64>() / iv.len() as f64;
+    Some(v.sqrt() / m)
+}
+
+/// The most common interval between any two potentials up to the slowest rate's period,
+/// on a log grid of `tolerance / 2` steps; `None` when no bin holds `min_chain` pairs.
+fn dominant_period(t: &[f64], cfg: &InterleaveConfig) -> Option<f64> {
+    let (lo, hi) = (1.0 / cfg.rate_hz[1], 1.0 / cfg.rate_hz[0]);
+    let step = (1.0 + cfg.tolerance / 2.0).ln();
+    let bins = ((hi / lo).ln() / step).ceil() as usize + 1;
+    let mut hist = vec![0usize; bins];
+    for (i, &a) in t.iter().enumerate() {
+        for &b in &t[i + 1..] {
+            let d = b - a;
+            if d > hi {
+                break;
+            }
+            if d >= lo {
+                hist[((d / lo).ln() / step) as usize] += 1;
+            }
+        }
+    }
+    // Counts over three neighbouring bins, so a period on a bin edge is not split, per
+    // second of lag: unrelated potentials give a flat density, while a log bin widens in
+    // proportion to its lag.
+    let centre = |k: usize| lo * ((k as f64 + 0.5) * step).exp();
+    let count = |k: usize| {
+        hist[k.saturating_sub(1)..(k + 2).min(bins)]
+            .iter()
+            .sum::<usize>()
+    };
+    let score = |k: usize| count(k) as f64 / centre(k);
+    let best = (0..bins).max_by(|&a, &b| score(a).total_cmp(&score(b)))?;
+    if count(best) < cfg.min_chain {
+        return None;
+    }
+    // A train's multiples (2T, 3T) score nearly as high as T; prefer the shortest period
+    // that scores at least half the best.
+    let first = (0..=best).find(|&k| 2.0 * score(k) >= score(best) && count(k) >= cfg.min_chain)?;
+    Some(centre(first))
+}
+
+/// Extracts chains (index lists into `t`) of period about `period`, longest first.
+fn chains(t: &[f64], period: f64, cfg: &InterleaveConfig) -> Vec<Vec<usize>> {
+    let mut used = vec![false; t.len()];
+    let mut out = Vec::new();
+    for start in 0..t.len() {
+        if used[start] {
+            continue;
+        }
+        let mut chain = vec![start];
+        let (mut last, mut iv, mut missed) = (t[start], period, 0usize);
+        let mut skipped = 0usize;
+        let mut expected = last + iv;
+        loop {
+            let tol = cfg.tolerance * iv;
+            let a = t.partition_point(|&x| x < expected - tol);
+            let b = t.partition_point(|&x| x <= expected + tol);
+            let hit = (a..b)
+                .filter(|&k| !used[k] && k != start)
+                .min_by(|&x, &y| (t[x] - expected).abs().total_cmp(&(t[y] - expected).abs()));
+            match hit {
+                Some(k) => {
+                    let beats = missed as f64 + 1.0;
+                    // Follow a gradual drift of the interval.
+                    iv = 0.8 * iv + 0.2 * (t[k] - last) / beats;
+                    last = t[k];
+                    expected = last + iv;
+                    skipped += missed;
+                    missed = 0;
+                    chain.push(k);
+                }
+                None if missed < cfg.max_missed => {
+                    missed += 1;
+                    expected += iv;
+                }
+                None => break,
+            }
+            if a >= t.len() {
+                break;
+            }
+        }
+        // Most beats must be hit: a run of lucky hits among missed beats is what other
+        // fibres' potentials give by chance.
+        let hit_share = chain.len() as f64 / (chain.len() + skipped) as f64;
+        if chain.len() >= cfg.min_chain && hit_share >= MIN_HIT_SHARE {
+            for &k in &chain {
+                used[k] = true;
+            }
+            out.push(chain);
+        }
+    }
+    out.sort_by_key(|c| std::cmp::Reverse(c.len()));
+    out
+}
+
+/// Joins chains (index lists into `t`) that follow one another in time at about the same
+/// interval: one fibre whose chain broke (a run of missed beats) and started again.
+fn join_sequential(
+    mut found: Vec<Vec<usize>>,
+    t: &[f64],
+    cfg: &InterleaveConfig,
+) -> Vec<Vec<usize>> {
+    let median_iv = |c: &[usize]| {
+        let mut iv: Vec<f64> = c.windows(2).map(|w| t[w[1]] - t[w[0]]).collect();
+        iv.sort_by(f64::total_cmp);
+        iv[iv.len() / 2]
+    };
+    found.sort_by(|a, b| t[a[0]].total_cmp(&t[b[0]]));
+    let mut groups: Vec<Vec<usize>> = Vec::new();
+    for c in found {
+        let p = median_iv(&c);
+        let start = t[c[0]];
+        let best = groups
+            .iter()
+            .enumerate()
+            .filter(|(_, g)| t[g[g.len() - 1]] < start)
+            .map(|(i, g)| (i, (median_iv(g) - p).abs() / p))
+            .filter(|&(_, d)| d <= 2.0 * cfg.tolerance)
+            .min_by(|a, b| a.1.total_cmp(&b.1));
+        match best {
+            Some((i, _)) => groups[i].extend(c),
+            None => groups.push(c),
+        }
+    }
+    groups.sort_by_key(|c| std::cmp::Reverse(c.len()));
+    groups
+}
+
+/// Splits single-fibre and positive-sharp-wave units of `units` whose potentials form
+/// several interleaved regular trains (see the module docs); new units get ids after the
+/// largest existing one. Returns a sentence per split unit.
+pub(crate) fn split_interleaved(
+    units: &mut Vec<UnitReport>,
+    potentials: &mut [PotentialInput],
+    cfg: &InterleaveConfig,
+) -> Vec<String> {
+    let mut notes = Vec::new();
+    if !cfg.enabled {
+        return notes;
+    }
+    let mut next_id = units.iter().map(|u| u.id() + 1).max().unwrap_or(0);
+    let mut added = Vec::new();
+    for u in units.iter_mut() {
+        if !matches!(
+            u.measured.class,
+            WaveformClass::SingleFibre | WaveformClass::PositiveSharpWave
+        ) {
+            continue;
+        }
+        let id = u.id();
+        let idx: Vec<usize> = (0..potentials.len())
+            .filter(|&i| potentials[i].unit == id)
+            .collect();
+        if idx.len() < 2 * cfg.min_chain {
+            continue;
+        }
+        let t: Vec<f64> = idx.iter().map(|&i| potentials[i].time_s).collect();
+        let span = t[t.len() - 1] - t[0];
+        if interval_cv(&t).is_none_or(|cv| cv < cfg.regular_cv) {
+            continue;
+        }
+        let mut found: Vec<Vec<usize>> = Vec::new();
+        let mut left: Vec<usize> = (0..t.len()).collect();
+        // Periods one after another: the dominant train first, then what is left.
+        while left.len() >= cfg.min_chain {
+            let lt: Vec<f64> = left.iter().map(|&k| t[k]).collect();
+            let Some(period) = dominant_period(&lt, cfg) else {
+                break;
+            };
+            // A search window that other potentials fill by chance proves nothing.
+            if t.len() as f64 / span.max(f64::MIN_POSITIVE) * 2.0 * cfg.tolerance * period
+                > MAX_CHANCE_HITS
+            {
+                break;
+            }
+            let cs = chains(&lt, period, cfg);
+            if cs.is_empty() {
+                break;
+            }
+            let mut taken = vec![false; lt.len()];
+            for c in cs {
+                for &k in &c {
+                    taken[k] = true;
+                }
+                found.push(c.iter().map(|&k| left[k]).collect());
+            }
+            left = left
+                .iter()
+                .zip(&taken)
+                .filter(|(_, &tk)| !tk)
+                .map(|(&k, _)| k)
+                .collect();
+        }
+        let found = join_sequential(found, &t, cfg);
+        if found.len() < 2 {
+            continue;
+        }
+        let sizes: Vec<String> = found.iter().map(|c| c.len().to_string()).collect();
+        notes.push(format!(
+            "unit {id} ({} potentials) held {} interleaved regular trains ({} potentials; {} in none): split into units {id} and {}",
+            t.len(),
+            found.len(),
+            sizes.join(", "),
+            left.len(),
+            (next_id..next_id + found.len() as u32 - 1)
+                .map(|v| v.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+        let mut first_count = t.len();
+        for c in &found[1..] {
+            for &k in c {
+                potentials[idx[k]].unit = next_id;
+            }
+            first_count -= c.len();
+            let mut nu = u.clone();
+            nu.measured.id = next_id;
+            nu.n_potentials = c.len();
+            added.push(nu);
+            next_id += 1;
+        }
+        u.n_potentials = first_count;
+    }
+    units.extend(added);
+    notes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn regular(start: f64, period: f64, n: usize, wobble: f64) -> Vec<f64> {
+        (0..n)
+            .map(|i| start + i as f64 * period + wobble * ((i * 7919 % 13) as f64 / 13.0 - 0.5))
+            .collect()
+    }
+
+    #[test]
+    fn two_interleaved_fibres_are_two_chains() {
+        let mut t = regular(0.013, 0.2, 100, 0.004);
+        t.extend(regular(0.07, 0.13, 150, 0.003));
+        t.sort_by(f64::total_cmp);
+        let cfg = InterleaveConfig::default();
+        let p = dominant_period(&t, &cfg).unwrap();
+        assert!((p - 0.13).abs() < 0.01 || (p - 0.2).abs() < 0.015, "{p}");
+        let cs = chains(&t, p, &cfg);
+        assert!(!cs.is_empty());
+        assert!(cs[0].len() >= 90, "{}", cs[0].len());
+    }
+
+    #[test]
+    fn an_irregular_train_has_no_chain() {
+        // Poisson-like intervals from a fixed pseudo-random sequence.
+        let mut x = 0.0;
+        let mut s = 12345u64;
+        let t: Vec<f64> = (0..300)
+            .map(|_| {
+                s = s
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                let u = ((s >> 11) as f64 / (1u64 << 53) as f64).max(1e-9);
+                x += -0.1 * u.ln();
+                x
+            })
+            .collect();
+        let cfg = InterleaveConfig::default();
+        let found = dominant_period(&t, &cfg)
+            .map(|p| chains(&t, p, &cfg))
+            .unwrap_or_default();
+        assert!(
+            found.is_empty(),
+            "{:?}",
+            found.iter().map(Vec::len).collect::<Vec<_>>()
+        );
+    }
+}

@@ -801,7 +801,8 @@ fn sort_chunk(
             spike_samples: &chunk.samples,
             noise_sigma_uv: sigma,
         };
-        let s = sort::sort(&input, &cfg.sort)?;
+        let mut s = sort::sort(&input, &cfg.sort)?;
+        lengthen_truncated(&mut s, chunk, dcfg, sigma, &cfg.sort);
         let ids = linker.add_chunk(&s.units, dcfg.waveform_pre);
         let rate = dcfg.rate_hz;
         let peak = |row: usize| chunk.waveforms[row * width + dcfg.waveform_pre];
@@ -877,6 +878,68 @@ fn sort_chunk(
     chunk.samples.clear();
     chunk.sigmas.clear();
     Ok(stats)
+}
+
+/// How far after the peak a unit's long average reaches, ms: the brief's positive sharp
+/// waves last 10–100 ms.
+const LONG_AVERAGE_POST_MS: f64 = 100.0;
+
+/// Most potentials in a long average (evenly spread over the chunk): the noise left is
+/// σ/√200, 7 % of σ.
+const LONG_AVERAGE_MAX: usize = 200;
+
+/// Units whose template is cut off by the end of the sorting window while it is initially
+/// positive — a positive sharp wave's slow negative phase outlasts the window — are
+/// measured again on an average of the filtered signal over `LONG_AVERAGE_POST_MS` after
+/// the peak ([`sort::remeasure_long`]).
+fn lengthen_truncated(
+    s: &mut sort::Sorting,
+    chunk: &Chunk,
+    dcfg: &ValidDetectConfig,
+    sigma: f32,
+    scfg: &sort::ValidSortConfig,
+) {
+    let pre = dcfg.waveform_pre;
+    let rate = dcfg.rate_hz;
+    let window_end_ms = (dcfg.waveform_post as f64 - 1.0) * 1e3 / rate;
+    let post = (LONG_AVERAGE_POST_MS * 1e-3 * rate).round() as usize;
+    let len = pre + post;
+    for u in s.units.iter_mut() {
+        let truncated = u.first_phase == sort::Polarity::Positive
+            && u.class != sort::WaveformClass::PositiveSharpWave
+            && u.end_ms >= window_end_ms - 1.0;
+        if !truncated {
+            continue;
+        }
+        let rows: Vec<usize> = s
+            .labels
+            .iter()
+            .enumerate()
+            .filter(|(_, l)| **l == Some(u.id))
+            .map(|(i, _)| i)
+            .collect();
+        let step = rows.len().div_ceil(LONG_AVERAGE_MAX).max(1);
+        let mut sum = vec![0.0f64; len];
+        let mut n = 0usize;
+        for &i in rows.iter().step_by(step) {
+            let Some(start) = chunk.samples[i]
+                .checked_sub(chunk.first_sample)
+                .and_then(|r| r.checked_sub(pre as u64))
+            else {
+                continue;
+            };
+            let Some(w) = chunk.filtered.get(start as usize..start as usize + len) else {
+                continue;
+            };
+            sum.iter_mut().zip(w).for_each(|(a, &b)| *a += b as f64);
+            n += 1;
+        }
+        if n < 3 {
+            continue;
+        }
+        let long: Vec<f32> = sum.iter().map(|v| (v / n as f64) as f32).collect();
+        sort::remeasure_long(u, &long, pre, n, rate, sigma as f64, scfg);
+    }
 }
 
 /// Keeps only detections that are the largest within `window` samples on either side

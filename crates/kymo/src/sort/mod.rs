@@ -1394,6 +1394,44 @@ pub fn sort(input: &SortInput, cfg: &ValidSortConfig) -> Result<Sorting> {
     Ok(out)
 }
 
+/// Re-measures `unit` on `long`, a longer average of its potentials (peak at index `pre`,
+/// `n` potentials averaged), for the one class whose waveform outlasts the sorting window:
+/// a positive sharp wave's slow negative phase lasts 10–100 ms (brief) while the window
+/// holds a few ms after the peak. When the long average classifies as a positive sharp
+/// wave, the unit takes that class, its reason and the long average's duration, phases
+/// and area (the template stays the window's); returns whether it did.
+pub(crate) fn remeasure_long(
+    unit: &mut Unit,
+    long: &[f32],
+    pre: usize,
+    n: usize,
+    rate_hz: f64,
+    sigma: f64,
+    cfg: &ValidSortConfig,
+) -> bool {
+    let c = cfg.get();
+    let sigma_t = sigma / (n.max(1) as f64).sqrt();
+    let Some(m) = measure::measure(long, rate_hz, sigma_t, &c.measure) else {
+        return false;
+    };
+    let (class, reason) = measure::classify(&m, rate_hz, &c.classes);
+    if class != WaveformClass::PositiveSharpWave {
+        return false;
+    }
+    let to_ms = |i: usize| (i as f64 - pre as f64) * 1e3 / rate_hz;
+    unit.class = class;
+    unit.class_reason = format!(
+        "{reason} (measured on the average of {n} potentials over {:.0} ms)",
+        long.len() as f64 * 1e3 / rate_hz
+    );
+    unit.duration_ms = m.duration_ms(rate_hz);
+    unit.onset_ms = to_ms(m.onset);
+    unit.end_ms = to_ms(m.end);
+    unit.phases = m.phases.len() as u32;
+    unit.area_uv_ms = m.area_uv_ms;
+    true
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

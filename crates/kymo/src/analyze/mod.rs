@@ -884,6 +884,11 @@ fn sort_chunk(
 /// waves last 10–100 ms.
 const LONG_AVERAGE_POST_MS: f64 = 100.0;
 
+/// Largest unit measured again on a long average, µV peak to peak (brief: fibrillation
+/// potentials, and the simulator's positive sharp waves, 20–200 µV; the rare larger ones
+/// keep the window's class).
+const LONG_AVERAGE_MAX_P2P_UV: f64 = 200.0;
+
 /// Most potentials in a long average (evenly spread over the chunk): the noise left is
 /// σ/√200, 7 % of σ.
 const LONG_AVERAGE_MAX: usize = 200;
@@ -905,9 +910,13 @@ fn lengthen_truncated(
     let post = (LONG_AVERAGE_POST_MS * 1e-3 * rate).round() as usize;
     let len = pre + post;
     for u in s.units.iter_mut() {
+        // Only in the single-fibre amplitude range: a motor unit potential as long as the
+        // window also reaches its end, and its average over 100 ms of a contraction can
+        // look like a slow negative phase (the real EMGDB record's did).
         let truncated = u.first_phase == sort::Polarity::Positive
             && u.class != sort::WaveformClass::PositiveSharpWave
-            && u.end_ms >= window_end_ms - 1.0;
+            && u.end_ms >= window_end_ms - 1.0
+            && u.p2p_uv <= LONG_AVERAGE_MAX_P2P_UV;
         if !truncated {
             continue;
         }

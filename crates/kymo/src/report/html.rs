@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 
 use super::plots::{class_color, unit_color};
 use super::svg::{esc, num};
-use super::{ChannelPlots, ReportInput};
+use super::{ChannelPlots, ReportInput, OPEN_ROWS_MAX};
 use crate::analyze::ChannelAnalysis;
 use crate::clinical::{class_plural, ClinicalContext};
 use crate::pattern::summary::MyokymicPattern;
@@ -95,10 +95,6 @@ footer { margin-top: 32px; color: var(--muted); font-size: 12px; border-top: 1px
   details > summary { color: var(--ink); }
 }
 "#;
-
-/// Discharge-table groups with at most this many rows start open (kymo: about a screen;
-/// longer ones, and unclassified activity, start collapsed with their counts shown).
-pub(crate) const OPEN_ROWS_MAX: usize = 25;
 
 /// Shown in print only, inside a collapsed section's summary: what is not printed.
 const PRINT_NOTE: &str = r#"<span class="printonly"> (collapsed on screen, so not printed: open it before printing to include it)</span>"#;

@@ -121,9 +121,10 @@ fn an_electrode_pop_does_not_quieten_the_signal() {
     for k in 0..600 {
         let t = 0.025 + k as f64 * 0.05;
         let c = (t * rate) as usize;
-        for i in c.saturating_sub(40)..(c + 40).min(n) {
+        let lo = c.saturating_sub(40);
+        for (i, v) in x.iter_mut().enumerate().take((c + 40).min(n)).skip(lo) {
             let d = (i as f64 / rate - t) / 0.3e-3;
-            x[i] += (500.0 * (-0.5 * d * d).exp()) as f32;
+            *v += (500.0 * (-0.5 * d * d).exp()) as f32;
         }
     }
     // The pop: a 50 mV step decaying over 2 ms.

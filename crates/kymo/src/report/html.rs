@@ -62,6 +62,7 @@ svg .span { opacity: 0.13; }
 svg .pmark { stroke: none; }
 svg .ptick { stroke-width: 1; }
 svg .dspan { stroke: none; }
+svg .ospan { stroke: none; opacity: 0.55; }
 svg text.dlabel { font-size: 10.5px; font-weight: 600; fill: #fff; }
 svg .omark { stroke: #888; stroke-width: 1.2; }
 svg .bar { stroke: none; }
@@ -394,7 +395,7 @@ fn channel_section(
         .fold(0.0, |acc, a| acc + (a.end_s - a.start_s));
     let _ = write!(
         h,
-        r#"<table><tr><th>myokymic activity</th><td>{}</td></tr><tr><th>dominant pattern</th><td>{}</td></tr><tr><th>fibrillation / PSW grade at this site</th><td>{} ({} persistent trains, at most {} at once, {:.2} potentials/s)</td></tr><tr><th>units</th><td>{} ({} potentials; {} left unsorted; {} found in overlaps; {} single potentials fit no class)</td></tr><tr><th>artefacts</th><td>{} intervals, {:.1} s</td></tr></table>"#,
+        r#"<table><tr><th>myokymic activity</th><td>{}</td></tr><tr><th>class with the most potentials</th><td>{}</td></tr><tr><th>fibrillation / PSW grade at this site</th><td>{} ({} persistent trains, at most {} at once, {:.2} potentials/s)</td></tr><tr><th>units</th><td>{} ({} potentials; {} left unsorted; {} found in overlaps; {} single potentials fit no class)</td></tr><tr><th>artefacts</th><td>{} intervals, {:.1} s</td></tr></table>"#,
         esc(&pattern),
         sm.dominant.map_or("none", DischargeClass::name),
         esc(&fg.label),
@@ -429,7 +430,7 @@ fn channel_section(
     if p.sweeps.is_empty() {
         h.push_str("<p>No discharges to show.</p>");
     } else {
-        h.push_str("<p class=\"muted\">Each sweep at the speed an EMG reader would use for the class (stated under each). The bar above the screen and the shaded band span the discharge; triangles (or thin ticks where they would merge) mark its potentials (colour: unit); grey ticks at the bottom mark other units' potentials.</p>");
+        h.push_str("<p class=\"muted\">Each sweep at the speed an EMG reader would use for the class (stated under each). The bar above the screen and the shaded band span the discharge (thin bars: other discharges in the sweep, in their class colour); triangles (or thin ticks where they would merge) mark its potentials (colour: unit); grey ticks at the bottom mark other units' potentials.</p>");
     }
     let mut classes: Vec<DischargeClass> = Vec::new();
     for (ex, _) in &p.sweeps {
@@ -560,7 +561,7 @@ fn channel_section(
     if ch.discharges.is_empty() {
         h.push_str("<p>No discharges.</p>");
     } else {
-        h.push_str("<p class=\"muted\">Grouped by class; each row gives the numbers behind the call and its evidence sentence (the same as the analysis JSON and the discharges CSV). Click a class to open or close its rows.</p>");
+        h.push_str("<p class=\"muted\">Grouped by class; each row gives the numbers behind the call and its evidence sentence (the same as the analysis JSON and the discharges CSV). Trends give the change over the discharge in % of its mean, so a steep waning can pass −100 %. Click a class to open or close its rows.</p>");
     }
     for class in DischargeClass::ALL {
         let rows: Vec<usize> = (0..ch.discharges.len())
@@ -579,7 +580,7 @@ fn channel_section(
         let open = class != DischargeClass::Unclassified && rows.len() <= OPEN_ROWS_MAX;
         let _ = write!(
             h,
-            r#"<details class="dtable" data-class="{}"{}><summary>{} — {} discharge{}, median confidence {:.2}, {:.1} s in all{}</summary><table class="discharges"><tr><th>#</th><th>conf.</th><th>time (s)</th><th>units</th><th>potentials</th><th>rate (Hz)</th><th>trend: rate / amplitude</th><th>evidence</th></tr>"#,
+            r#"<details class="dtable" data-class="{}"{}><summary>{} — {} discharge{}, median confidence {:.2}, {:.1} s in all{}</summary><table class="discharges"><tr><th>#</th><th>conf.</th><th>time (s)</th><th>units</th><th>potentials</th><th>rate (Hz)</th><th title="change over the discharge, in % of its mean">trend: rate / amplitude (change, % of mean)</th><th>evidence</th></tr>"#,
             esc(class.name()),
             if open { " open" } else { "" },
             chip(class),

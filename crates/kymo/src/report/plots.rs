@@ -165,6 +165,25 @@ pub(crate) fn sweep(ch: &ChannelAnalysis, ex: &Example, s0: u64, samples: &[f32]
     s.polyline(&decimate(&pts, f.width), "trace", None, true);
     // The discharge's span: a bar in the class colour above the screen, with an arrow
     // where it runs on beyond the sweep.
+    // Other discharges in the sweep: thin bars in their class colour on the same row.
+    let t1 = t0 + w_ms / 1e3;
+    for (k, o) in ch.discharges.iter().enumerate() {
+        if k == ex.discharge || o.end_s < t0 || o.start_s > t1 {
+            continue;
+        }
+        let (oa, ob) = (
+            f.px((o.start_s - t0) * 1e3).max(f.left),
+            f.px((o.end_s - t0) * 1e3).min(f.right()),
+        );
+        s.rect(
+            oa,
+            6.0,
+            (ob - oa).max(1.5),
+            4.0,
+            "ospan",
+            Some(class_color(o.class)),
+        );
+    }
     let (xa, xb) = (f.px(a).max(f.left), f.px(b).min(f.right()));
     if xb > xa {
         let color = class_color(d.class);
@@ -636,6 +655,15 @@ pub(crate) fn isi(ch: &ChannelAnalysis, unit: u32) -> String {
             f.top + 12.0,
             &format!("{outside} outside 1 ms–10 s"),
             "end",
+            "tl",
+        );
+    }
+    if total + outside == 0 {
+        s.text(
+            f.left + f.width / 2.0,
+            f.top + f.height / 2.0,
+            "fewer than two potentials: no interval",
+            "middle",
             "tl",
         );
     }

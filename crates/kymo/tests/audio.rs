@@ -288,3 +288,64 @@ fn channel_stems_are_safe_file_names() {
     assert_eq!(audio::channel_stem(1, "µV"), "ch2-V");
     assert_eq!(audio::channel_stem(4, "<>"), "ch5");
 }
+
+/// A clip focused on a small discharge (50 µV potentials at 10 Hz) beside a large unit
+/// (1 mV at 3 Hz): the small potentials set the level, so they play at least at
+/// [`FOCUS_MIN_FS`] of full scale; the large ones pass the limiter and nothing clips.
+#[test]
+fn a_focused_clip_is_set_by_the_discharge_it_is_about() {
+    /// The level sits at −3 dBFS (0.71); 0.6 allows for the filtered pulses' peaks
+    /// varying with their position on the sample grid.
+    const FOCUS_MIN_FS: f64 = 0.6;
+    let rate = 20_000.0;
+    let n = 60_000usize; // 3 s
+    let mut x: Vec<f32> = (0..n).map(|i| hash_noise(i, 2.0)).collect();
+    let pulse = |x: &mut [f32], t: f64, amp: f64| {
+        let c = (t * rate) as usize;
+        let lo = c.saturating_sub(40);
+        for (i, v) in x.iter_mut().enumerate().take((c + 40).min(n)).skip(lo) {
+            let d = (i as f64 / rate - t) / 0.3e-3;
+            *v += (amp * (-0.5 * d * d).exp()) as f32;
+        }
+    };
+    let small: Vec<f64> = (0..29).map(|k| 0.05 + k as f64 * 0.1).collect();
+    for &t in &small {
+        pulse(&mut x, t, 50.0);
+    }
+    // 50 ms from the nearest small potential.
+    let large: Vec<f64> = (0..9).map(|k| 0.1 + k as f64 * 0.3).collect();
+    for &t in &large {
+        pulse(&mut x, t, 1000.0);
+    }
+    let fcfg = FilterConfig::default().check(rate).unwrap();
+    let fc = FilteredChannel::with_filter(Filter::new(&fcfg, None), 0, n as u64, 1.0);
+    let mut read = |_c: usize, s: u64, buf: &mut [f32]| {
+        buf.copy_from_slice(&x[s as usize..s as usize + buf.len()]);
+        Ok(())
+    };
+    let focus: Vec<(f64, f64)> = small.iter().map(|t| (t - 0.003, t + 0.003)).collect();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("focus.wav");
+    let w = audio::write_clip(&path, &fc.clone().focusing(&focus), &mut read, 0.0, 3.0).unwrap();
+    let (_, s) = read_wav(&path);
+    let out = OUTPUT_RATE_HZ as f64;
+    let near = |t: f64| {
+        let c = (t * out) as usize;
+        peak_of(&s[c - 60..c + 60]) / i16::MAX as f64
+    };
+    let quietest = small.iter().map(|&t| near(t)).fold(f64::MAX, f64::min);
+    assert!(
+        quietest >= FOCUS_MIN_FS,
+        "the focused potentials play at {quietest:.3} of full scale (level {:.0} µV)",
+        w.level_uv
+    );
+    assert!(peak_of(&s) <= ceiling());
+    assert!(w.limited_samples > 0, "the large unit was not limited");
+    // Without the focus, the large unit sets the level and the small one is 20 times
+    // quieter.
+    let plain = dir.path().join("plain.wav");
+    audio::write_clip(&plain, &fc, &mut read, 0.0, 3.0).unwrap();
+    let (_, p) = read_wav(&plain);
+    let c = (small[5] * out) as usize;
+    assert!(peak_of(&p[c - 60..c + 60]) / (i16::MAX as f64) < 0.1);
+}

@@ -13,7 +13,8 @@
 //! widened by [`ARTEFACT_MARGIN_S`] for the filter's ringing): the signal is cut into
 //! [`LEVEL_BLOCK_S`] blocks and the level is the [`LEVEL_PERCENTILE`] percentile of their
 //! peaks, so that a rare unflagged pop cannot set it either (per-block loudness). The level
-//! maps to [`LEVEL_DBFS`]; anything louder
+//! maps to [`LEVEL_DBFS`] ([`FilteredChannel::focusing`] narrows the level to chosen
+//! intervals: the report sets each clip by its discharge's own potentials); anything louder
 //! passes a soft limiter (a tanh knee from the level up to the ceiling at −[`HEADROOM_DB`]
 //! dBFS) so no sample ever reaches full scale and nothing clips. A file with no artefact
 //! and no outlier stays linear, its largest sample at [`LEVEL_DBFS`].
@@ -98,6 +99,8 @@ pub struct FilteredChannel {
     to_uv: f32,
     /// Intervals (s, sorted, merged) left out of the loudness level.
     excluded: Vec<(f64, f64)>,
+    /// When set, only these intervals (s, sorted, merged) count for the level.
+    focus: Option<Vec<(f64, f64)>>,
 }
 
 impl FilteredChannel {
@@ -116,6 +119,7 @@ impl FilteredChannel {
             rate_hz: ch.rate_hz,
             to_uv: ch.settings.to_uv as f32,
             excluded: Vec::new(),
+            focus: None,
         }
         .excluding(&spans))
     }
@@ -131,15 +135,21 @@ impl FilteredChannel {
                 .filter(|(a, b)| a.is_finite() && b.is_finite() && b >= a)
                 .map(|&(a, b)| (a - ARTEFACT_MARGIN_S, b + ARTEFACT_MARGIN_S)),
         );
-        v.sort_by(|x, y| x.0.total_cmp(&y.0));
-        let mut merged: Vec<(f64, f64)> = Vec::with_capacity(v.len());
-        for (a, b) in v {
-            match merged.last_mut() {
-                Some(last) if a <= last.1 => last.1 = last.1.max(b),
-                _ => merged.push((a, b)),
-            }
-        }
-        self.excluded = merged;
+        self.excluded = merge_spans(v);
+        self
+    }
+
+    /// The same channel whose loudness level counts only the intervals `spans` (start,
+    /// end in s; still without the excluded ones), for instance the potentials of the
+    /// discharge a clip is about, as a reader sets the gain for the activity of interest
+    /// (louder activity then passes the limiter). An empty list clears the focus.
+    pub fn focusing(mut self, spans: &[(f64, f64)]) -> FilteredChannel {
+        let v: Vec<(f64, f64)> = spans
+            .iter()
+            .filter(|(a, b)| a.is_finite() && b.is_finite() && b >= a)
+            .copied()
+            .collect();
+        self.focus = (!v.is_empty()).then(|| merge_spans(v));
         self
     }
 
@@ -158,6 +168,7 @@ impl FilteredChannel {
             n_samples,
             to_uv: to_uv as f32,
             excluded: Vec::new(),
+            focus: None,
         }
     }
 
@@ -220,6 +231,34 @@ impl FilteredChannel {
     }
 }
 
+/// `v` sorted by start with overlapping intervals merged.
+fn merge_spans(mut v: Vec<(f64, f64)>) -> Vec<(f64, f64)> {
+    v.sort_by(|x, y| x.0.total_cmp(&y.0));
+    let mut merged: Vec<(f64, f64)> = Vec::with_capacity(v.len());
+    for (a, b) in v {
+        match merged.last_mut() {
+            Some(last) if a <= last.1 => last.1 = last.1.max(b),
+            _ => merged.push((a, b)),
+        }
+    }
+    merged
+}
+
+/// Walks sorted, merged intervals along increasing times: is `t` inside one?
+struct SpanCursor<'a> {
+    spans: &'a [(f64, f64)],
+    j: usize,
+}
+
+impl SpanCursor<'_> {
+    fn contains(&mut self, t: f64) -> bool {
+        while self.j < self.spans.len() && self.spans[self.j].1 < t {
+            self.j += 1;
+        }
+        self.j < self.spans.len() && self.spans[self.j].0 <= t
+    }
+}
+
 /// A WAV file written.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct WavFile {
@@ -239,7 +278,8 @@ pub struct WavFile {
     pub level_uv: f64,
     /// Full-scale fraction per µV below the level (`level_uv` maps to [`LEVEL_DBFS`]).
     pub gain_per_uv: f64,
-    /// Time of the range left out of the level as artefact, s.
+    /// Time of the range left out of the level (artefacts, and outside the focus when
+    /// one is set: [`FilteredChannel::focusing`]), s.
     pub excluded_s: f64,
     /// Samples above the level, softened by the limiter.
     pub limited_samples: u64,
@@ -378,16 +418,16 @@ pub fn write_wav(
     // Pass 1: the level, over the time not flagged as artefact.
     let mut stats = LevelStats::new();
     let mut n_out = 0u64;
-    let spans = &fc.excluded;
-    let mut j = 0usize;
+    let mut excluded = SpanCursor {
+        spans: &fc.excluded,
+        j: 0,
+    };
+    let mut focus = fc.focus.as_deref().map(|spans| SpanCursor { spans, j: 0 });
     let block_len = (LEVEL_BLOCK_S * OUTPUT_RATE_HZ as f64) as u64;
     stream_resampled(fc, read, range.clone(), |b| {
         for &v in b {
             let t = start_s + n_out as f64 / OUTPUT_RATE_HZ as f64;
-            while j < spans.len() && spans[j].1 < t {
-                j += 1;
-            }
-            let keep = !(j < spans.len() && spans[j].0 <= t);
+            let keep = !excluded.contains(t) && focus.as_mut().is_none_or(|f| f.contains(t));
             stats.push(v as f64, n_out / block_len, keep);
             n_out += 1;
         }

@@ -182,7 +182,7 @@ pub(crate) fn page(input: &ReportInput<'_>, plots: &[ChannelPlots]) -> String {
     }
     if let Some(links) = input.audio {
         h.push_str(r#"<section id="listen" data-section="listen"><h2>Listen</h2>"#);
-        h.push_str("<p>Each channel as kymo filtered it, resampled to 44.1 kHz. Loudness is set per file from the signal's loud end over the time not flagged as artefact (the 95th percentile of one-second peaks, at −3 dBFS), so one electrode pop does not make the rest quiet; louder moments pass a soft limiter and nothing clips. Clips beside the example sweeps are set the same way, each on its own, so compare amplitudes on the sweeps, not by ear. Myokymic discharges sound like marching soldiers, neuromyotonic discharges ping, fibrillation potentials sound like rain on a tin roof.</p>");
+        h.push_str("<p>Each channel as kymo filtered it, resampled to 44.1 kHz. Loudness is set per file from the signal's loud end over the time not flagged as artefact (the 95th percentile of one-second peaks, at −3 dBFS), so one electrode pop does not make the rest quiet; louder moments pass a soft limiter and nothing clips. Each clip beside an example sweep is set by that discharge's own potentials, as a reader sets the gain for the activity of interest (larger potentials meanwhile pass the limiter), so compare amplitudes on the sweeps, not by ear. Myokymic discharges sound like marching soldiers, neuromyotonic discharges ping, fibrillation potentials sound like rain on a tin roof.</p>");
         for (pos, ch) in a.channels.iter().enumerate() {
             if let Some(rel) = links.channels.get(&pos) {
                 let _ = write!(

@@ -72,6 +72,10 @@ pub const GAIN_UV_PER_DIV: [f64; 10] = [
 /// Example sweeps per class and channel by default (kymo: two fill one row of the page;
 /// the issue asks for 1–3, and [`ReportOptions::examples_per_class`] takes up to 3).
 pub const EXAMPLES_PER_CLASS: usize = 2;
+/// Half-width of the window around each of an example's potentials whose loudness sets
+/// its clip's level, ms (kymo: 3, the main phases of a motor unit potential, as for the
+/// sweep's gain).
+pub const CLIP_FOCUS_MS: f64 = 3.0;
 /// Discharge-table groups (one per class) with at most this many rows start open (kymo:
 /// about a screen; longer ones, and unclassified activity, start collapsed with their
 /// counts shown).
@@ -436,9 +440,26 @@ fn write_audio_into(
         )?);
         links.channels.insert(pos, rel);
         for ex in examples.iter().filter(|e| e.channel == pos) {
+            // The clip's level is set by the discharge's own potentials, as a reader sets
+            // the gain for the activity of interest: a small complex repetitive discharge
+            // stays audible beside a large motor unit (which then passes the limiter).
+            let d = &ch.discharges[ex.discharge];
+            let w = CLIP_FOCUS_MS / 1e3;
+            let focus: Vec<(f64, f64)> = ch
+                .potentials
+                .iter()
+                .filter(|p| {
+                    p.time_s >= d.first_s - 1e-9
+                        && p.time_s <= d.last_s + 1e-9
+                        && p.time_s >= ex.clip_s.0
+                        && p.time_s <= ex.clip_s.1
+                        && d.units.contains(&p.unit)
+                })
+                .map(|p| (p.time_s - w, p.time_s + w))
+                .collect();
             done.clips.push(audio::write_clip(
                 &dir.join(&ex.clip_file),
-                &fc,
+                &fc.clone().focusing(&focus),
                 read,
                 ex.clip_s.0,
                 ex.clip_s.1,

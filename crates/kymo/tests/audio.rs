@@ -348,4 +348,15 @@ fn a_focused_clip_is_set_by_the_discharge_it_is_about() {
     let (_, p) = read_wav(&plain);
     let c = (small[5] * out) as usize;
     assert!(peak_of(&p[c - 60..c + 60]) / (i16::MAX as f64) < 0.1);
+    // A floor under the level (the report's few noise σ) holds when the focus is quieter.
+    let floored = dir.path().join("floored.wav");
+    let w = audio::write_clip(
+        &floored,
+        &fc.clone().focusing(&focus).with_min_level(400.0),
+        &mut read,
+        0.0,
+        3.0,
+    )
+    .unwrap();
+    assert_eq!(w.level_uv, 400.0);
 }

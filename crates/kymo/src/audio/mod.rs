@@ -101,6 +101,8 @@ pub struct FilteredChannel {
     excluded: Vec<(f64, f64)>,
     /// When set, only these intervals (s, sorted, merged) count for the level.
     focus: Option<Vec<(f64, f64)>>,
+    /// Lowest level, µV (0: none).
+    min_level_uv: f64,
 }
 
 impl FilteredChannel {
@@ -120,6 +122,7 @@ impl FilteredChannel {
             to_uv: ch.settings.to_uv as f32,
             excluded: Vec::new(),
             focus: None,
+            min_level_uv: 0.0,
         }
         .excluding(&spans))
     }
@@ -153,6 +156,14 @@ impl FilteredChannel {
         self
     }
 
+    /// The same channel whose loudness level is at least `uv` µV (for a focused clip: a
+    /// few noise σ, so that focusing on potentials barely above the noise does not turn
+    /// the noise up to a roar). Non-finite or negative values mean no floor.
+    pub fn with_min_level(mut self, uv: f64) -> FilteredChannel {
+        self.min_level_uv = if uv.is_finite() && uv > 0.0 { uv } else { 0.0 };
+        self
+    }
+
     /// Intervals (s, widened, merged, sorted) left out of the loudness level.
     pub fn excluded(&self) -> &[(f64, f64)] {
         &self.excluded
@@ -169,6 +180,7 @@ impl FilteredChannel {
             to_uv: to_uv as f32,
             excluded: Vec::new(),
             focus: None,
+            min_level_uv: 0.0,
         }
     }
 
@@ -436,7 +448,10 @@ pub fn write_wav(
     let full = i16::MAX as f64;
     let knee = 10f64.powf(LEVEL_DBFS / 20.0);
     let ceiling = 10f64.powf(-HEADROOM_DB / 20.0);
-    let level = stats.level();
+    let level = match stats.level() {
+        l if l > 0.0 => l.max(fc.min_level_uv),
+        l => l,
+    };
     let gain_per_uv = if level > 0.0 { knee / level } else { 0.0 };
     let mut limited = 0u64;
 

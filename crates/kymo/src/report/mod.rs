@@ -76,6 +76,10 @@ pub const EXAMPLES_PER_CLASS: usize = 2;
 /// its clip's level, ms (kymo: 3, the main phases of a motor unit potential, as for the
 /// sweep's gain).
 pub const CLIP_FOCUS_MS: f64 = 3.0;
+/// Lowest level of a clip, in noise σ of its channel (kymo: 8: the noise then stays
+/// about 25 dB under the level, and potentials at a 5σ detection threshold still play at
+/// −7 dBFS; focusing on potentials barely above the noise no longer turns it up to a roar).
+pub const CLIP_MIN_LEVEL_SIGMA: f64 = 8.0;
 /// Discharge-table groups (one per class) with at most this many rows start open (kymo:
 /// about a screen; longer ones, and unclassified activity, start collapsed with their
 /// counts shown).
@@ -443,13 +447,17 @@ fn write_audio_into(
             // The clip's level is set by the discharge's own potentials, as a reader sets
             // the gain for the activity of interest: a small complex repetitive discharge
             // stays audible beside a large motor unit (which then passes the limiter).
+            // Unclassified activity (often potentials barely above the noise) is not
+            // the activity of interest: its clips are set like the whole channel.
             let d = &ch.discharges[ex.discharge];
+            let focused = d.class != DischargeClass::Unclassified;
             let w = CLIP_FOCUS_MS / 1e3;
             let focus: Vec<(f64, f64)> = ch
                 .potentials
                 .iter()
                 .filter(|p| {
-                    p.time_s >= d.first_s - 1e-9
+                    focused
+                        && p.time_s >= d.first_s - 1e-9
                         && p.time_s <= d.last_s + 1e-9
                         && p.time_s >= ex.clip_s.0
                         && p.time_s <= ex.clip_s.1
@@ -459,7 +467,9 @@ fn write_audio_into(
                 .collect();
             done.clips.push(audio::write_clip(
                 &dir.join(&ex.clip_file),
-                &fc.clone().focusing(&focus),
+                &fc.clone()
+                    .focusing(&focus)
+                    .with_min_level(CLIP_MIN_LEVEL_SIGMA * ch.settings.noise_sigma_uv),
                 read,
                 ex.clip_s.0,
                 ex.clip_s.1,

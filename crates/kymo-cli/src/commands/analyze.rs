@@ -169,7 +169,12 @@ pub fn write_report_with(
     let mut reader = open(recording, &OpenOptions::default())?;
     let mut read = |c: usize, s: u64, b: &mut [f32]| reader.read(c, s, b);
     if !html {
-        return Ok(report::write_audio(dir, analysis, 3, &mut read)?);
+        return Ok(report::write_audio(
+            dir,
+            analysis,
+            report::EXAMPLES_PER_CLASS,
+            &mut read,
+        )?);
     }
     let context = Rules::builtin()?.context(analysis, &patient(clinical));
     Ok(report::write_dir(

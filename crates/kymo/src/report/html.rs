@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 
 use super::plots::{class_color, unit_color};
 use super::svg::{esc, num};
-use super::{ChannelPlots, ReportInput};
+use super::{ChannelPlots, ReportInput, OPEN_ROWS_MAX};
 use crate::analyze::ChannelAnalysis;
 use crate::clinical::{class_plural, ClinicalContext};
 use crate::pattern::summary::MyokymicPattern;
@@ -44,7 +44,7 @@ figure { margin: 8px 0 14px; }
 figcaption { font-size: 12.5px; color: var(--muted); max-width: 900px; }
 .cards { display: flex; flex-wrap: wrap; gap: 6px 18px; align-items: flex-start; }
 .cards figure { margin: 4px 0; }
-figure.sweep { width: 470px; }
+figure.sweep { width: 455px; }
 figure.template, figure.isi { width: 290px; }
 figure.envelope { width: 450px; }
 table.discharges { width: 100%; }
@@ -60,6 +60,10 @@ svg .tick { stroke: #333; stroke-width: 1; }
 svg .trace { fill: none; stroke: #101418; stroke-width: 1; stroke-linejoin: round; }
 svg .span { opacity: 0.13; }
 svg .pmark { stroke: none; }
+svg .ptick { stroke-width: 1; }
+svg .dspan { stroke: none; }
+svg .ospan { stroke: none; opacity: 0.55; }
+svg text.dlabel { font-size: 10.5px; font-weight: 600; fill: #fff; }
 svg .omark { stroke: #888; stroke-width: 1.2; }
 svg .bar { stroke: none; }
 svg .bar.art { fill: #444; opacity: 0.35; }
@@ -72,6 +76,11 @@ svg .env { fill: none; stroke-width: 1.2; opacity: 0.8; }
 audio { display: block; width: 320px; height: 32px; margin: 4px 0; }
 pre { background: var(--panel); border: 1px solid var(--line); padding: 8px; overflow-x: auto; font-size: 12px; }
 details > summary { cursor: pointer; color: #3b6ea5; }
+details.dtable, details.sweeps-more { margin: 6px 0; }
+details.dtable > summary, details.sweeps-more > summary { color: var(--ink); font-weight: 600; padding: 3px 0; }
+details.dtable > summary:hover, details.sweeps-more > summary:hover { color: #3b6ea5; }
+.printonly { display: none; }
+figcaption .scale { color: #333; }
 footer { margin-top: 32px; color: var(--muted); font-size: 12px; border-top: 1px solid var(--line); padding-top: 8px; }
 @page { size: A4; margin: 14mm 12mm; }
 @media print {
@@ -82,9 +91,14 @@ footer { margin-top: 32px; color: var(--muted); font-size: 12px; border-top: 1px
   figure, .statement, tr, .notdx { break-inside: avoid; }
   svg.plot { max-width: 100%; }
   a { color: inherit; text-decoration: none; }
-  details > *:not(summary) { display: block; }
+  .printonly { display: inline; font-weight: normal; color: var(--muted); }
+  details[open] .printonly { display: none; }
+  details > summary { color: var(--ink); }
 }
 "#;
+
+/// Shown in print only, inside a collapsed section's summary: what is not printed.
+const PRINT_NOTE: &str = r#"<span class="printonly"> (collapsed on screen, so not printed: open it before printing to include it)</span>"#;
 
 fn chip(c: DischargeClass) -> String {
     format!(
@@ -168,7 +182,7 @@ pub(crate) fn page(input: &ReportInput<'_>, plots: &[ChannelPlots]) -> String {
     }
     if let Some(links) = input.audio {
         h.push_str(r#"<section id="listen" data-section="listen"><h2>Listen</h2>"#);
-        h.push_str("<p>Each channel as kymo filtered it, resampled to 44.1 kHz and normalised so that its largest sample sits 1 dB below full scale (nothing clips). Myokymic discharges sound like marching soldiers, neuromyotonic discharges ping, fibrillation potentials sound like rain on a tin roof.</p>");
+        h.push_str("<p>Each channel as kymo filtered it, resampled to 44.1 kHz. Loudness is set per file from the signal's loud end over the time not flagged as artefact (the 95th percentile of one-second peaks, at −3 dBFS), so one electrode pop does not make the rest quiet; louder moments pass a soft limiter and nothing clips. Each clip beside an example sweep of a classified discharge is set by that discharge's own potentials, as a reader sets the gain for the activity of interest (larger potentials meanwhile pass the limiter), so compare amplitudes on the sweeps, not by ear. Myokymic discharges sound like marching soldiers, neuromyotonic discharges ping, fibrillation potentials sound like rain on a tin roof.</p>");
         for (pos, ch) in a.channels.iter().enumerate() {
             if let Some(rel) = links.channels.get(&pos) {
                 let _ = write!(
@@ -381,7 +395,7 @@ fn channel_section(
         .fold(0.0, |acc, a| acc + (a.end_s - a.start_s));
     let _ = write!(
         h,
-        r#"<table><tr><th>myokymic activity</th><td>{}</td></tr><tr><th>dominant pattern</th><td>{}</td></tr><tr><th>fibrillation / PSW grade at this site</th><td>{} ({} persistent trains, at most {} at once, {:.2} potentials/s)</td></tr><tr><th>units</th><td>{} ({} potentials; {} left unsorted; {} found in overlaps; {} single potentials fit no class)</td></tr><tr><th>artefacts</th><td>{} intervals, {:.1} s</td></tr></table>"#,
+        r#"<table><tr><th>myokymic activity</th><td>{}</td></tr><tr><th>class with the most potentials</th><td>{}</td></tr><tr><th>fibrillation / PSW grade at this site</th><td>{} ({} persistent trains, at most {} at once, {:.2} potentials/s)</td></tr><tr><th>units</th><td>{} ({} potentials; {} left unsorted; {} found in overlaps; {} single potentials fit no class)</td></tr><tr><th>artefacts</th><td>{} intervals, {:.1} s</td></tr></table>"#,
         esc(&pattern),
         sm.dominant.map_or("none", DischargeClass::name),
         esc(&fg.label),
@@ -411,57 +425,46 @@ fn channel_section(
         p.timeline
     );
 
-    // Sweeps.
+    // Sweeps: the classes found, then unclassified activity, collapsed.
     let _ = write!(h, r#"<h3 id="ch{pos}-sweeps">Example sweeps</h3>"#);
     if p.sweeps.is_empty() {
         h.push_str("<p>No discharges to show.</p>");
+    } else {
+        h.push_str("<p class=\"muted\">Each sweep at the speed an EMG reader would use for the class (stated under each). The bar above the screen and the shaded band span the discharge (thin bars: other discharges in the sweep, in their class colour); triangles (or thin ticks where they would merge) mark its potentials (colour: unit); grey ticks at the bottom mark other units' potentials.</p>");
     }
-    let mut last: Option<DischargeClass> = None;
-    for (ex, svg) in &p.sweeps {
-        let d: &Discharge = &ch.discharges[ex.discharge];
-        if last != Some(ex.class) {
-            if last.is_some() {
-                h.push_str("</div>");
-            }
+    let mut classes: Vec<DischargeClass> = Vec::new();
+    for (ex, _) in &p.sweeps {
+        if !classes.contains(&ex.class) {
+            classes.push(ex.class);
+        }
+    }
+    for class in classes {
+        let n_class = ch.discharges.iter().filter(|d| d.class == class).count();
+        let unclassified = class == DischargeClass::Unclassified;
+        if unclassified {
             let _ = write!(
                 h,
-                r#"<h4>{} — {}</h4><div class="cards">"#,
-                chip(ex.class),
-                esc(class_plural(ex.class))
+                r#"<details class="sweeps-more"><summary>{} — {n_class} stretches of activity that fit no class well: {} example sweeps{}</summary><div class="cards">"#,
+                chip(class),
+                p.sweeps.iter().filter(|(e, _)| e.class == class).count(),
+                PRINT_NOTE
             );
-            last = Some(ex.class);
-        }
-        let units: Vec<String> = d.units.iter().map(|u| u.to_string()).collect();
-        let _ = write!(
-            h,
-            r#"<figure class="sweep" data-class="{}">{}<figcaption><strong>#{}</strong> {:.3}–{:.3} s, unit {}, {} potentials, confidence {:.2}. {}"#,
-            esc(ex.class.name()),
-            svg,
-            ex.discharge + 1,
-            d.start_s,
-            d.end_s,
-            esc(&units.join(", ")),
-            d.n_potentials,
-            d.confidence,
-            esc(&d.evidence)
-        );
-        if let Some(rel) = input.audio.and_then(|l| l.clips.get(&(pos, ex.discharge))) {
+        } else {
             let _ = write!(
                 h,
-                r#"<audio controls preload="none" src="{src}" title="{:.1}–{:.1} s"></audio><span class="noprint"><a href="{src}">clip</a> {:.1}–{:.1} s</span>"#,
-                ex.clip_s.0,
-                ex.clip_s.1,
-                ex.clip_s.0,
-                ex.clip_s.1,
-                src = esc(rel),
+                r#"<h4>{} — {} ({n_class})</h4><div class="cards">"#,
+                chip(class),
+                esc(class_plural(class))
             );
         }
-        h.push_str("</figcaption></figure>");
-    }
-    if last.is_some() {
+        for (ex, svg) in p.sweeps.iter().filter(|(e, _)| e.class == class) {
+            sweep_figure(h, input, pos, ch, ex, svg);
+        }
         h.push_str("</div>");
+        if unclassified {
+            h.push_str("</details>");
+        }
     }
-    h.push_str("<p class=\"muted\">Triangles above the trace mark the discharge's potentials (colour: unit); grey ticks at the bottom mark other units' potentials; the shaded band is the discharge.</p>");
 
     // Raster.
     let _ = write!(
@@ -548,29 +551,105 @@ fn channel_section(
         }
     }
 
-    // Discharge table.
+    // Discharge table, grouped by class: the classes found first, each collapsed when
+    // long; unclassified activity last, always collapsed.
     let _ = write!(
         h,
-        r#"<h3 id="ch{pos}-discharges">Every discharge ({})</h3><table class="discharges"><tr><th>#</th><th>class</th><th>conf.</th><th>time (s)</th><th>units</th><th>potentials</th><th>rate (Hz)</th><th>trend: rate / amplitude</th><th>evidence</th></tr>"#,
+        r#"<h3 id="ch{pos}-discharges">Every discharge ({})</h3>"#,
         ch.discharges.len()
     );
-    for (i, d) in ch.discharges.iter().enumerate() {
-        let units: Vec<String> = d.units.iter().map(|u| u.to_string()).collect();
+    if ch.discharges.is_empty() {
+        h.push_str("<p>No discharges.</p>");
+    } else {
+        h.push_str("<p class=\"muted\">Grouped by class; each row gives the numbers behind the call and its evidence sentence (the same as the analysis JSON and the discharges CSV). Trends give the change over the discharge in % of its mean, so a steep waning can pass −100 %. Click a class to open or close its rows.</p>");
+    }
+    for class in DischargeClass::ALL {
+        let rows: Vec<usize> = (0..ch.discharges.len())
+            .filter(|&i| ch.discharges[i].class == class)
+            .collect();
+        if rows.is_empty() {
+            continue;
+        }
+        let mut conf: Vec<f64> = rows.iter().map(|&i| ch.discharges[i].confidence).collect();
+        conf.sort_by(f64::total_cmp);
+        let median = conf[conf.len() / 2];
+        let secs: f64 = rows
+            .iter()
+            .map(|&i| (ch.discharges[i].end_s - ch.discharges[i].start_s).max(0.0))
+            .sum();
+        let open = class != DischargeClass::Unclassified && rows.len() <= OPEN_ROWS_MAX;
         let _ = write!(
             h,
-            r#"<tr><td class="n">{}</td><td>{}</td><td class="n">{:.2}</td><td class="n">{:.3}–{:.3}</td><td>{}</td><td class="n">{}</td><td class="n">{}</td><td>{} / {}</td><td class="ev">{}</td></tr>"#,
-            i + 1,
-            chip(d.class),
-            d.confidence,
-            d.start_s,
-            d.end_s,
-            esc(&units.join(", ")),
-            d.n_potentials,
-            opt(d.features.rate_hz, 1),
-            esc(&trend(d.features.rate_trend)),
-            esc(&trend(d.features.amplitude_trend)),
-            esc(&d.evidence)
+            r#"<details class="dtable" data-class="{}"{}><summary>{} — {} discharge{}, median confidence {:.2}, {:.1} s in all{}</summary><table class="discharges"><tr><th>#</th><th>conf.</th><th>time (s)</th><th>units</th><th>potentials</th><th>rate (Hz)</th><th title="change over the discharge, in % of its mean">trend: rate / amplitude (change, % of mean)</th><th>evidence</th></tr>"#,
+            esc(class.name()),
+            if open { " open" } else { "" },
+            chip(class),
+            rows.len(),
+            if rows.len() == 1 { "" } else { "s" },
+            median,
+            secs,
+            PRINT_NOTE
+        );
+        for &i in &rows {
+            let d = &ch.discharges[i];
+            let units: Vec<String> = d.units.iter().map(|u| u.to_string()).collect();
+            let _ = write!(
+                h,
+                r#"<tr id="ch{pos}-d{}"><td class="n">{}</td><td class="n">{:.2}</td><td class="n">{:.3}–{:.3}</td><td>{}</td><td class="n">{}</td><td class="n">{}</td><td>{} / {}</td><td class="ev">{}</td></tr>"#,
+                i + 1,
+                i + 1,
+                d.confidence,
+                d.start_s,
+                d.end_s,
+                esc(&units.join(", ")),
+                d.n_potentials,
+                opt(d.features.rate_hz, 1),
+                esc(&trend(d.features.rate_trend)),
+                esc(&trend(d.features.amplitude_trend)),
+                esc(&d.evidence)
+            );
+        }
+        h.push_str("</table></details>");
+    }
+    h.push_str("</section>\n");
+}
+
+/// One example sweep with its caption (and its audio clip, when written).
+fn sweep_figure(
+    h: &mut String,
+    input: &ReportInput<'_>,
+    pos: usize,
+    ch: &ChannelAnalysis,
+    ex: &super::Example,
+    svg: &str,
+) {
+    let d: &Discharge = &ch.discharges[ex.discharge];
+    let units: Vec<String> = d.units.iter().map(|u| u.to_string()).collect();
+    let _ = write!(
+        h,
+        r##"<figure class="sweep" data-class="{}">{}<figcaption><strong><a href="#ch{pos}-d{}">#{}</a></strong> {:.3}–{:.3} s, unit {}, {} potentials, confidence {:.2}. {} <span class="scale">Sweep {}.</span>"##,
+        esc(ex.class.name()),
+        svg,
+        ex.discharge + 1,
+        ex.discharge + 1,
+        d.start_s,
+        d.end_s,
+        esc(&units.join(", ")),
+        d.n_potentials,
+        d.confidence,
+        esc(&d.evidence),
+        esc(ex.sweep_reason)
+    );
+    if let Some(rel) = input.audio.and_then(|l| l.clips.get(&(pos, ex.discharge))) {
+        let _ = write!(
+            h,
+            r#"<audio controls preload="none" src="{src}" title="{:.1}–{:.1} s"></audio><span class="noprint"><a href="{src}">clip</a> {:.1}–{:.1} s</span>"#,
+            ex.clip_s.0,
+            ex.clip_s.1,
+            ex.clip_s.0,
+            ex.clip_s.1,
+            src = esc(rel),
         );
     }
-    h.push_str("</table></section>\n");
+    h.push_str("</figcaption></figure>");
 }

@@ -52,25 +52,55 @@ fn potentials_in(
         .take_while(move |p| p.time_s <= b)
 }
 
+/// Half-width of the window around each of the discharge's potentials whose largest
+/// |value| sets a sweep's gain, ms (kymo: 3, the main phases of a motor unit potential).
+const GAIN_WINDOW_MS: f64 = 3.0;
+
+/// Closest two triangles may come before the discharge's potentials are drawn as thin
+/// ticks instead, px (kymo: a triangle is 8 px wide).
+const MARK_MIN_GAP_PX: f64 = 6.0;
+
 /// An example sweep: the filtered trace on a 10 × 8 division screen, the discharge
-/// shaded, its potentials marked with their unit's colour above the trace, other
-/// potentials as grey ticks below.
+/// shaded and spanned by a bar in its class colour above the screen, its potentials
+/// marked with their unit's colour above the trace (thin ticks when closer than
+/// [`MARK_MIN_GAP_PX`]), other potentials as grey ticks below.
 pub(crate) fn sweep(ch: &ChannelAnalysis, ex: &Example, s0: u64, samples: &[f32]) -> String {
     let d = &ch.discharges[ex.discharge];
     let rate = ch.rate_hz;
     let t0 = s0 as f64 / rate;
     let w_ms = ex.ms_per_div * SWEEP_DIVISIONS;
-    // Gain: the smallest that keeps the discharge within ±4 divisions (10 % margin).
+    // Gain: the smallest that keeps the discharge's own potentials within ±4 divisions
+    // (10 % margin), as a reader sets it for the activity of interest; a larger unit
+    // firing meanwhile runs off the screen (clipped).
+    let half_win = (GAIN_WINDOW_MS * 1e-3 * rate).round() as i64;
+    let mut peak = 0.0f64;
+    for p in potentials_in(ch, t0, t0 + samples.len() as f64 / rate) {
+        if !(d.units.contains(&p.unit)
+            && p.time_s >= d.first_s - 1e-9
+            && p.time_s <= d.last_s + 1e-9)
+        {
+            continue;
+        }
+        let c = ((p.time_s - t0) * rate).round() as i64;
+        let a = (c - half_win).clamp(0, samples.len() as i64) as usize;
+        let b = (c + half_win + 1).clamp(0, samples.len() as i64) as usize;
+        peak = samples[a..b]
+            .iter()
+            .map(|v| v.abs() as f64)
+            .fold(peak, f64::max);
+    }
     let in_d = |i: usize| {
         let t = t0 + i as f64 / rate;
         t >= d.start_s && t <= d.end_s
     };
-    let mut peak = samples
-        .iter()
-        .enumerate()
-        .filter(|(i, _)| in_d(*i))
-        .map(|(_, v)| v.abs() as f64)
-        .fold(0.0, f64::max);
+    if peak == 0.0 {
+        peak = samples
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| in_d(*i))
+            .map(|(_, v)| v.abs() as f64)
+            .fold(0.0, f64::max);
+    }
     if peak == 0.0 {
         peak = samples.iter().map(|v| v.abs() as f64).fold(0.0, f64::max);
     }
@@ -83,7 +113,7 @@ pub(crate) fn sweep(ch: &ChannelAnalysis, ex: &Example, s0: u64, samples: &[f32]
     let f = Frame {
         left: 62.0,
         top: 24.0,
-        width: 560.0,
+        width: 520.0,
         height: 240.0,
         x: (0.0, w_ms),
         y: (-half_divs * gain, half_divs * gain),
@@ -98,7 +128,7 @@ pub(crate) fn sweep(ch: &ChannelAnalysis, ex: &Example, s0: u64, samples: &[f32]
         num(ex.ms_per_div),
         num(gain)
     );
-    let mut s = Svg::new(640.0, 304.0, &title, "plot sweep");
+    let mut s = Svg::new(600.0, 304.0, &title, "plot sweep");
     let clip_id = format!("c{}-{}", ex.channel, ex.discharge);
     s.clip_to(&f, &clip_id);
     // Discharge span.
@@ -133,14 +163,83 @@ pub(crate) fn sweep(ch: &ChannelAnalysis, ex: &Example, s0: u64, samples: &[f32]
         .map(|(i, v)| (f.px(i as f64 / rate * 1e3), f.py(*v as f64)))
         .collect();
     s.polyline(&decimate(&pts, f.width), "trace", None, true);
-    // Potentials.
+    // The discharge's span: a bar in the class colour above the screen, with an arrow
+    // where it runs on beyond the sweep.
+    // Other discharges in the sweep: thin bars in their class colour on the same row.
+    let t1 = t0 + w_ms / 1e3;
+    for (k, o) in ch.discharges.iter().enumerate() {
+        if k == ex.discharge || o.end_s < t0 || o.start_s > t1 {
+            continue;
+        }
+        let (oa, ob) = (
+            f.px((o.start_s - t0) * 1e3).max(f.left),
+            f.px((o.end_s - t0) * 1e3).min(f.right()),
+        );
+        s.rect(
+            oa,
+            6.0,
+            (ob - oa).max(1.5),
+            4.0,
+            "ospan",
+            Some(class_color(o.class)),
+        );
+    }
+    let (xa, xb) = (f.px(a).max(f.left), f.px(b).min(f.right()));
+    if xb > xa {
+        let color = class_color(d.class);
+        let w = (xb - xa).max(2.0);
+        s.rect(xa, 3.0, w, 10.0, "dspan", Some(color));
+        let (yc, tip) = (8.0, 6.0);
+        if f.px(a) < f.left {
+            s.raw(&format!(
+                r#"<path d="M{:.1},{yc}l{tip},-6v12z" fill="{color}" class="dspan"/>"#,
+                xa - tip
+            ));
+        }
+        if f.px(b) > f.right() {
+            s.raw(&format!(
+                r#"<path d="M{:.1},{yc}l-{tip},-6v12z" fill="{color}" class="dspan"/>"#,
+                xb + tip
+            ));
+        }
+        let label = if f.px(b) > f.right() {
+            format!("discharge #{} (to {:.2} s)", ex.discharge + 1, d.end_s)
+        } else {
+            format!("discharge #{}", ex.discharge + 1)
+        };
+        // About 6 px per character at 11 px.
+        let need = label.chars().count() as f64 * 6.0 + 8.0;
+        if w >= need {
+            s.text(xa + w / 2.0, 12.0, &label, "middle", "dlabel");
+        } else if f.right() - xb >= need {
+            s.text(xb + 4.0, 12.0, &label, "start", "tl");
+        } else {
+            s.text(xa - 4.0, 12.0, &label, "end", "tl");
+        }
+    }
+    // Potentials: triangles above the trace, or thin ticks where they would merge.
+    let own_x: Vec<f64> = potentials_in(ch, t0, t0 + w_ms / 1e3)
+        .filter(|p| {
+            d.units.contains(&p.unit) && p.time_s >= d.first_s - 1e-9 && p.time_s <= d.last_s + 1e-9
+        })
+        .map(|p| f.px((p.time_s - t0) * 1e3))
+        .collect();
+    let crowded = own_x.windows(2).any(|w| w[1] - w[0] < MARK_MIN_GAP_PX);
     let mut marks = String::new();
     for p in potentials_in(ch, t0, t0 + w_ms / 1e3) {
         let x = f.px((p.time_s - t0) * 1e3);
         let own = d.units.contains(&p.unit)
             && p.time_s >= d.first_s - 1e-9
             && p.time_s <= d.last_s + 1e-9;
-        if own {
+        if own && crowded {
+            let _ = write!(
+                marks,
+                r#"<path d="M{:.1},{:.1} v-6" stroke="{}" class="ptick"/>"#,
+                x,
+                f.top - 2.0,
+                unit_color(p.unit)
+            );
+        } else if own {
             let _ = write!(
                 marks,
                 r#"<path d="M{:.1},{:.1} l-4,-7 h8 z" fill="{}" class="pmark"/>"#,
@@ -313,15 +412,23 @@ pub(crate) fn raster(ch: &ChannelAnalysis) -> String {
 /// Most potentials superimposed on a unit's template.
 const OVERLAY_MAX: usize = 12;
 
+/// Most an overlaid potential is shifted to line up with its template, ms (kymo: 1.5: a
+/// potential's time may be taken on another phase than the template's peak; as a trigger
+/// on an EMG machine aligns superimposed potentials, each is aligned on the template).
+const OVERLAY_ALIGN_MS: f64 = 1.5;
+
 /// Up to [`OVERLAY_MAX`] potentials per unit, evenly spread over its firing, read from
-/// the filtered signal around each potential's time (the template's window). Nearby
-/// potentials share one read.
+/// the filtered signal around each potential's time (the template's window), each shifted
+/// by up to [`OVERLAY_ALIGN_MS`] to match the template best. Nearby potentials share one
+/// read.
 pub(crate) fn overlay_waveforms(
     ch: &ChannelAnalysis,
     fc: &FilteredChannel,
     read: &mut RawRead<'_>,
 ) -> Result<BTreeMap<u32, Vec<Vec<f32>>>> {
-    // (sample of the window start, unit) per chosen potential.
+    let m = (OVERLAY_ALIGN_MS * 1e-3 * ch.rate_hz).round() as i64;
+    // (sample of the window start, unit, length) per chosen potential; windows include
+    // the alignment margin on both sides.
     let mut wanted: Vec<(u64, u32, usize)> = Vec::new();
     for u in &ch.units {
         let len = u.measured.template.len();
@@ -338,13 +445,19 @@ pub(crate) fn overlay_waveforms(
         let k = times.len().min(OVERLAY_MAX);
         for j in 0..k {
             let t = times[j * times.len() / k];
-            let s = (t * ch.rate_hz).round() as i64 - peak as i64;
-            if s >= 0 && (s as u64 + len as u64) <= ch.n_samples {
-                wanted.push((s as u64, u.id(), len));
+            let s = (t * ch.rate_hz).round() as i64 - peak as i64 - m;
+            let n = len + 2 * m as usize;
+            if s >= 0 && (s as u64 + n as u64) <= ch.n_samples {
+                wanted.push((s as u64, u.id(), n));
             }
         }
     }
     wanted.sort();
+    let templates: BTreeMap<u32, &[f32]> = ch
+        .units
+        .iter()
+        .map(|u| (u.id(), u.measured.template.as_slice()))
+        .collect();
     let mut out: BTreeMap<u32, Vec<Vec<f32>>> = BTreeMap::new();
     // Group windows within one second of each other into one read.
     let gap = ch.rate_hz as u64;
@@ -358,15 +471,37 @@ pub(crate) fn overlay_waveforms(
             j += 1;
         }
         let x = fc.excerpt(read, start..end)?;
-        for &(s, u, len) in &wanted[i..j] {
+        for &(s, u, n) in &wanted[i..j] {
             let a = (s - start) as usize;
-            if let Some(w) = x.get(a..a + len) {
-                out.entry(u).or_default().push(w.to_vec());
+            let Some(t) = templates.get(&u) else { continue };
+            if let Some(w) = x.get(a..a + n) {
+                out.entry(u).or_default().push(align(w, t).to_vec());
             }
         }
         i = j;
     }
     Ok(out)
+}
+
+/// The template-long part of `w` (template plus a margin on both sides) that matches `t`
+/// best (largest dot product).
+fn align<'a>(w: &'a [f32], t: &[f32]) -> &'a [f32] {
+    let len = t.len();
+    if w.len() < len {
+        return w;
+    }
+    let best = (0..=w.len() - len)
+        .map(|k| {
+            let dot: f64 = w[k..k + len]
+                .iter()
+                .zip(t)
+                .map(|(a, b)| *a as f64 * *b as f64)
+                .sum();
+            (k, dot)
+        })
+        .max_by(|a, b| a.1.total_cmp(&b.1))
+        .map_or(0, |(k, _)| k);
+    &w[best..best + len]
 }
 
 fn peak_index(t: &[f32]) -> usize {
@@ -523,11 +658,25 @@ pub(crate) fn isi(ch: &ChannelAnalysis, unit: u32) -> String {
             "tl",
         );
     }
+    if total + outside == 0 {
+        s.text(
+            f.left + f.width / 2.0,
+            f.top + f.height / 2.0,
+            "fewer than two potentials: no interval",
+            "middle",
+            "tl",
+        );
+    }
     s.finish()
 }
 
 /// Most discharges overlaid in an envelope plot.
 const ENVELOPE_MAX: usize = 12;
+/// Quantile of an envelope's values that sets its y scale, and how far above it the
+/// scale reaches (kymo: 0.98 and 1.5: waning from the start and waxing by half stay on
+/// the plot; the rare far-off rate of a missed or doubled potential goes off scale).
+const ENVELOPE_BULK: f64 = 0.98;
+const ENVELOPE_HEADROOM: f64 = 1.5;
 
 /// For myokymic and neuromyotonic discharges: the instantaneous rate and the amplitude
 /// of each potential against time from the discharge's first potential, the most
@@ -621,12 +770,21 @@ fn series_plot(
     xlabel: &str,
     ylabel: &str,
 ) -> String {
-    let y_max = series
+    // The y scale follows the bulk of the values: a few outliers (a potential missed or
+    // found twice makes one interval, so one rate, far off) would flatten everything else.
+    let mut ys: Vec<f64> = series
         .iter()
         .flat_map(|(_, v)| v.iter().map(|p| p.1))
         .filter(|v| v.is_finite())
-        .fold(0.0, f64::max)
-        .max(1e-6);
+        .collect();
+    ys.sort_by(f64::total_cmp);
+    let all_max = ys.last().copied().unwrap_or(0.0);
+    let bulk = ys
+        .get(((ys.len() as f64 * ENVELOPE_BULK) as usize).min(ys.len().saturating_sub(1)))
+        .copied()
+        .unwrap_or(0.0);
+    let y_max = all_max.min(ENVELOPE_HEADROOM * bulk).max(1e-6);
+    let off_scale = ys.iter().filter(|&&v| v > y_max * 1.1).count();
     let x1 = (t_max * x_scale).max(1e-3);
     let f = Frame {
         left: 64.0,
@@ -638,6 +796,7 @@ fn series_plot(
         log_x: false,
     };
     let mut s = Svg::new(450.0, 224.0, title, "plot envelope");
+    s.clip_to(&f, &format!("e{:x}", fxhash(title)));
     let xt = nice_ticks(0.0, x1, 6);
     let yt = nice_ticks(0.0, y_max * 1.1, 5);
     s.axes(&f, &xt, &yt, xlabel, ylabel, true, &|v| num(v), &|v| num(v));
@@ -646,9 +805,11 @@ fn series_plot(
             .iter()
             .map(|(t, y)| (f.px(t * x_scale), f.py(*y)))
             .collect();
-        s.polyline(&pts, "env", Some(unit_color(*unit)), false);
+        s.polyline(&pts, "env", Some(unit_color(*unit)), true);
         let mut dots = String::new();
         for (x, y) in &pts {
+            // Off-scale points sit on the top edge.
+            let y = y.max(f.top);
             let _ = write!(dots, r#"<circle cx="{x:.1}" cy="{y:.1}" r="1.8"/>"#);
         }
         s.raw(&format!(
@@ -656,5 +817,21 @@ fn series_plot(
             esc(unit_color(*unit))
         ));
     }
+    if off_scale > 0 {
+        s.text(
+            f.right() - 2.0,
+            f.top + 12.0,
+            &format!("{off_scale} off scale (up to {})", num(all_max.round())),
+            "end",
+            "tl",
+        );
+    }
     s.finish()
+}
+
+/// A short stable hash of a string, for SVG ids.
+fn fxhash(s: &str) -> u32 {
+    s.bytes().fold(2_166_136_261u32, |h, b| {
+        (h ^ b as u32).wrapping_mul(16_777_619)
+    })
 }

@@ -2,12 +2,14 @@
 
 Usage: check_report.py REPORT.html SCREENSHOT.png [PDF]
 
-Checks: every section is there; every plot (inline SVG) has a rendered size and content;
+Checks: every section is there; the page as first shown (long groups collapsed) stays
+within a height budget, and no collapsed section hides a classified example sweep; then,
+with every collapsed section opened: every plot (inline SVG) has a rendered size and content;
 the per-channel figures (timeline, sweeps, raster, templates, interval histograms) exist;
 the clinical section shows its not-a-diagnosis note; every discharge has a table row;
 every audio link points at a WAV beside the report; nothing refers to the network; the
 browser console shows no error. Saves a full-page screenshot (and, if asked, the A4 print
-as PDF). Prints one JSON line of measurements; exits 1 with the reasons on failure.
+as PDF) of the page as first shown. Prints one JSON line of measurements; exits 1 with the reasons on failure.
 
 Uses Debian's Chromium and ChromeDriver (/usr/bin/chromium, /usr/bin/chromedriver,
 installed by scripts/setup-browser) through selenium; never downloads a driver.
@@ -24,6 +26,25 @@ CHROMIUM = os.environ.get("KYMO_CHROMIUM", "/usr/bin/chromium")
 CHROMEDRIVER = os.environ.get("KYMO_CHROMEDRIVER", "/usr/bin/chromedriver")
 # Chromium cannot capture taller screenshots than this in one piece.
 MAX_SHOT_PX = 16000
+# Height budget of the page as first shown, px at 1100 px wide (0: none), from the
+# environment (KYMO_REPORT_MAX_HEIGHT_PX); the Rust test sets it per report.
+MAX_HEIGHT_PX = int(os.environ.get("KYMO_REPORT_MAX_HEIGHT_PX", "0"))
+
+# What the page looks like as first shown, before anything is opened.
+COLLAPSED = r"""
+const closed = Array.from(document.querySelectorAll('details:not([open])'));
+return {
+  height: Math.ceil(document.documentElement.scrollHeight),
+  closed: closed.length,
+  closed_classified_sweeps: closed
+    .flatMap(d => Array.from(d.querySelectorAll('figure.sweep')))
+    .filter(f => f.dataset.class !== 'unclassified').length,
+  open_unclassified: document.querySelectorAll(
+    'details[open][data-class=unclassified], details.sweeps-more[open]').length,
+};
+"""
+
+OPEN_ALL = "document.querySelectorAll('details').forEach(d => d.open = true);"
 
 PROBE = r"""
 const out = {sections: [], plots: [], figures: {}, errors: []};
@@ -94,21 +115,28 @@ def main():
     try:
         driver.set_page_load_timeout(60)
         driver.get(report.as_uri())
-        m = driver.execute_script(PROBE)
+        collapsed = driver.execute_script(COLLAPSED)
         logs = driver.get_log("browser")
-        height = min(m["height"], MAX_SHOT_PX)
+        # Screenshot and print of the page as a reader first sees it.
+        height = min(collapsed["height"], MAX_SHOT_PX)
         png = driver.execute_cdp_cmd("Page.captureScreenshot", {
             "format": "png", "captureBeyondViewport": True,
-            "clip": {"x": 0, "y": 0, "width": max(m["width"], 1100), "height": height,
-                     "scale": 1}})
+            "clip": {"x": 0, "y": 0, "width": 1100, "height": height, "scale": 1}})
         shot.parent.mkdir(parents=True, exist_ok=True)
         shot.write_bytes(base64.b64decode(png["data"]))
+        pdf_pages = None
         if pdf is not None:
             printed = driver.execute_cdp_cmd("Page.printToPDF", {
                 "preferCSSPageSize": True, "printBackground": True})
             pdf.write_bytes(base64.b64decode(printed["data"]))
-            m["pdf_pages"] = pdf.read_bytes().count(b"/Type /Page") - \
+            pdf_pages = pdf.read_bytes().count(b"/Type /Page") - \
                 pdf.read_bytes().count(b"/Type /Pages")
+        # Then everything opened, to check every plot and row.
+        driver.execute_script(OPEN_ALL)
+        m = driver.execute_script(PROBE)
+        m["collapsed"] = collapsed
+        if pdf_pages is not None:
+            m["pdf_pages"] = pdf_pages
         logs += driver.get_log("browser")
     finally:
         driver.quit()
@@ -117,6 +145,16 @@ def main():
     errors = [entry for entry in logs if entry.get("level") == "SEVERE"]
     for entry in errors:
         problems.append(f"console error: {entry.get('message')}")
+
+    c = m["collapsed"]
+    if c["closed_classified_sweeps"]:
+        problems.append(f"{c['closed_classified_sweeps']} example sweeps of classified "
+                        "discharges are hidden in collapsed sections")
+    if c["open_unclassified"]:
+        problems.append("unclassified activity is not collapsed")
+    if MAX_HEIGHT_PX and c["height"] > MAX_HEIGHT_PX:
+        problems.append(f"the page as first shown is {c['height']} px tall "
+                        f"(budget {MAX_HEIGHT_PX} px)")
 
     ids = {s["id"] for s in m["sections"]}
     for need in ("summary", "clinical"):
@@ -156,6 +194,8 @@ def main():
 
     summary = {k: m[k] for k in ("channels", "discharge_rows", "statements", "figures",
                                  "height", "title")}
+    summary["height_collapsed"] = c["height"]
+    summary["collapsed_sections"] = c["closed"]
     summary["plots"] = len(m["plots"])
     summary["audio"] = len(m["audio"])
     summary["console_entries"] = len(logs)

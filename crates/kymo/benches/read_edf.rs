@@ -9,12 +9,11 @@
 //!
 //! Target: ≥ 300 M samples/s on one core. Run: `cargo bench -p kymo --bench read_edf`.
 
-use std::hint::black_box;
 use std::path::Path;
 
-use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use criterion::{criterion_group, criterion_main, Criterion};
 use kymo::io::edf::{EdfChannelSpec, EdfReader, EdfSpec, EdfWriter};
-use kymo::io::{DateTime, OpenOptions, SignalReader};
+use kymo::io::{DateTime, OpenOptions};
 
 const CHANNELS: usize = 8;
 const RATE: usize = 20_000;
@@ -58,6 +57,8 @@ fn write_file(path: &Path) {
     w.finish().expect("finish");
 }
 
+mod common;
+
 fn bench(c: &mut Criterion) {
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("bench.edf");
@@ -70,26 +71,20 @@ fn bench(c: &mut Criterion) {
     );
 
     let mut reader = EdfReader::open(&path, &OpenOptions::default()).expect("open");
-    let total = (CHANNELS * RATE * SECONDS) as u64;
-    let mut buf = vec![0.0f32; RATE];
-    let mut g = c.benchmark_group("read_edf");
-    g.throughput(Throughput::Elements(total));
-    g.sample_size(10);
-    g.warm_up_time(std::time::Duration::from_secs(2));
-    g.measurement_time(std::time::Duration::from_secs(25));
-    g.bench_function("8ch_20kHz_1s_windows", |b| {
-        b.iter(|| {
-            let mut acc = 0.0f32;
-            for sec in 0..SECONDS as u64 {
-                for ch in 0..CHANNELS {
-                    reader.read(ch, sec * RATE as u64, &mut buf).expect("read");
-                    acc += buf[0] + buf[RATE - 1];
-                }
-            }
-            black_box(acc)
-        })
-    });
-    g.finish();
+    let shape = common::Shape {
+        channels: CHANNELS,
+        rate: RATE,
+        seconds: SECONDS,
+    };
+    common::bench_reader(
+        c,
+        "read_edf",
+        "8ch_20kHz_",
+        &mut reader,
+        &shape,
+        None,
+        std::time::Duration::from_secs(25),
+    );
     drop(reader);
     drop(dir);
 }

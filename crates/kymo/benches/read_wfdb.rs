@@ -18,13 +18,12 @@
 //! Run: `cargo bench -p kymo --bench read_wfdb`. Throughput is in samples per second (all
 //! channels; 1.5 bytes each in the file).
 
-use std::hint::black_box;
 use std::io::Write;
 use std::path::Path;
 
-use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use criterion::{criterion_group, criterion_main, Criterion};
 use kymo::io::wfdb::WfdbReader;
-use kymo::io::{OpenOptions, SignalReader};
+use kymo::io::OpenOptions;
 
 const CHANNELS: usize = 8;
 const RATE: usize = 20_000;
@@ -73,6 +72,8 @@ fn write_record(dir: &Path) -> std::path::PathBuf {
     path
 }
 
+mod common;
+
 fn bench(c: &mut Criterion) {
     let dir = tempfile::tempdir().expect("temp dir");
     let path = write_record(dir.path());
@@ -86,44 +87,20 @@ fn bench(c: &mut Criterion) {
     );
 
     let mut reader = WfdbReader::open(&path, &OpenOptions::default()).expect("open");
-    assert_eq!(reader.header().channels.len(), CHANNELS);
-    let total = (CHANNELS * RATE * SECONDS) as u64;
-    let mut g = c.benchmark_group("read_wfdb");
-    g.throughput(Throughput::Elements(total));
-    g.sample_size(10);
-    g.warm_up_time(std::time::Duration::from_secs(2));
-    g.measurement_time(std::time::Duration::from_secs(10));
-    let mut buf = vec![0.0f32; RATE];
-    g.bench_function("212_8ch_20kHz_1s_windows", |b| {
-        b.iter(|| {
-            let mut acc = 0.0f32;
-            for sec in 0..SECONDS as u64 {
-                for ch in 0..CHANNELS {
-                    reader.read(ch, sec * RATE as u64, &mut buf).expect("read");
-                    acc += buf[0] + buf[RATE - 1];
-                }
-            }
-            black_box(acc)
-        })
-    });
-    let mut buf = vec![0.0f32; BLOCK];
-    let n = (RATE * SECONDS) as u64;
-    g.bench_function("212_8ch_20kHz_channel_blocks", |b| {
-        b.iter(|| {
-            let mut acc = 0.0f32;
-            for ch in 0..CHANNELS {
-                let mut start = 0u64;
-                while start < n {
-                    let len = (n - start).min(BLOCK as u64) as usize;
-                    reader.read(ch, start, &mut buf[..len]).expect("read");
-                    acc += buf[0] + buf[len - 1];
-                    start += len as u64;
-                }
-            }
-            black_box(acc)
-        })
-    });
-    g.finish();
+    let shape = common::Shape {
+        channels: CHANNELS,
+        rate: RATE,
+        seconds: SECONDS,
+    };
+    common::bench_reader(
+        c,
+        "read_wfdb",
+        "212_8ch_20kHz_",
+        &mut reader,
+        &shape,
+        Some(BLOCK),
+        std::time::Duration::from_secs(10),
+    );
     drop(reader);
     drop(dir);
 }

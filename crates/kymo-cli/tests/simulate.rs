@@ -5,7 +5,6 @@
 use std::path::{Path, PathBuf};
 use std::process::Command as Process;
 
-use assert_cmd::Command;
 use serde_json::Value;
 
 use kymo::io::{open, OpenOptions};
@@ -17,28 +16,8 @@ const SEED: u64 = 7;
 /// EDF+ stores annotation onsets and durations to 100 ns (the writer rounds to 7 decimals).
 const ONSET_TOL_S: f64 = 1e-7 + 1e-12;
 
-fn kymo() -> Command {
-    Command::cargo_bin("kymo").expect("the kymo binary is built by cargo test")
-}
-
-fn simulate(dir: &Path, name: &str, args: &[&str]) -> (PathBuf, PathBuf) {
-    let edf = dir.join(format!("{name}.edf"));
-    let out = kymo()
-        .arg("simulate")
-        .args(args)
-        .arg("--out")
-        .arg(&edf)
-        .output()
-        .expect("kymo runs");
-    assert!(
-        out.status.success(),
-        "kymo simulate {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(stdout.contains("wrote"), "{stdout}");
-    (edf.clone(), dir.join(format!("{name}.truth.json")))
-}
+mod common;
+use common::{kymo, simulate};
 
 /// Runs `kymo simulate` with bad arguments: exit 1, one line on stderr, nothing written.
 fn simulate_fails(args: &[&str]) -> String {

@@ -31,6 +31,8 @@ pub fn simulate(dir: &Path, name: &str, args: &[&str]) -> (PathBuf, PathBuf) {
         "kymo simulate {args:?} failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("wrote"), "{stdout}");
     (edf, dir.join(format!("{name}.truth.json")))
 }
 

@@ -447,7 +447,7 @@ pub(crate) fn score_segment(f: &Features, u: &UnitInput, cfg: &PatternConfig) ->
         let mut r = Rule::new(sc);
         waveform(&mut r, C::Fasciculation, u, true);
         r.at_most("unit rate (Hz)", f.unit_rate_hz, c.max_rate_hz, true);
-        r.at_least("unit interval CV", f.unit_isi_cv, c.min_cv, true);
+        r.range("unit interval CV", f.unit_isi_cv, c.min_cv, c.max_cv, true);
         r.at_most(
             "unit's share in doublet groups",
             f.unit_grouped_share,

@@ -311,6 +311,12 @@ pub struct FasciculationRule {
     /// unit with ten intervals shows a CV below 0.5 in 2 % of cases and below 0.3 in
     /// 0.03 %; regular and voluntary firing stay at or below 0.1–0.2).
     pub min_cv: f64,
+    /// Highest interval CV of the unit. Default 2 (brief: fasciculations fire
+    /// "Poisson-like", CV 1; a unit whose potentials come in clusters — the few potentials
+    /// above threshold during each contraction of a surface recording, CV 2.7–4.2 on the
+    /// real BioSPPy recording — is not fasciculating; the CV of 10–20 Poisson intervals
+    /// exceeds 2 in 0.01–0.03 % of cases).
+    pub max_cv: f64,
     /// Highest share of the unit's potentials in doublet-like groups (kymo: a unit that
     /// fires groups much of the time is a doublet unit; a fasciculating unit whose
     /// discharges sometimes fall close together by chance is not). Default 0.3.
@@ -322,6 +328,7 @@ impl Default for FasciculationRule {
         FasciculationRule {
             max_rate_hz: 1.0,
             min_cv: 0.3,
+            max_cv: 2.0,
             max_grouped_share: 0.3,
         }
     }
@@ -879,6 +886,15 @@ impl PatternConfig {
 
         Check::positive("fasciculation.max_rate_hz", self.fasciculation.max_rate_hz)?;
         Check::positive("fasciculation.min_cv", self.fasciculation.min_cv)?;
+        if !(self.fasciculation.max_cv > self.fasciculation.min_cv) {
+            return Err(Check::err(
+                "fasciculation.max_cv",
+                format!(
+                    "= {} must exceed fasciculation.min_cv ({})",
+                    self.fasciculation.max_cv, self.fasciculation.min_cv
+                ),
+            ));
+        }
         Check::fraction(
             "fasciculation.max_grouped_share",
             self.fasciculation.max_grouped_share,

@@ -141,3 +141,41 @@ fn healthy_needle_recording_has_no_pathological_discharge() {
         ch.duration_s
     );
 }
+
+/// The real surface recordings of voluntary contractions (openhdemg's HD-sEMG of vastus
+/// lateralis, three electrodes of the grid; BioSPPy's two activation/rest records) must
+/// not be called myokymic, neuromyotonic, fibrillation or positive sharp waves.
+#[test]
+fn real_voluntary_surface_recordings_have_no_pathological_discharge() {
+    let real = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data/real/");
+    let files: [(&str, Option<&[usize]>); 3] = [
+        (
+            "openhdemg-otb-testfile/otb_testfile.mat",
+            Some(&[0, 27, 63]),
+        ),
+        ("biosppy-examples/emg.txt", None),
+        ("biosppy-examples/emg_1.txt", None),
+    ];
+    for (file, channels) in files {
+        let path = format!("{real}{file}");
+        let a = analyze_file(path.as_ref(), channels, &AnalysisConfig::default(), &|_| {}).unwrap();
+        for ch in &a.channels {
+            let bad: Vec<String> = ch
+                .discharges
+                .iter()
+                .filter(|d| {
+                    matches!(
+                        d.class,
+                        DischargeClass::Myokymic
+                            | DischargeClass::MyokymicContinuous
+                            | DischargeClass::Neuromyotonic
+                            | DischargeClass::Fibrillation
+                            | DischargeClass::PositiveSharpWave
+                    )
+                })
+                .map(|d| format!("{} at {:.2} s: {}", d.class.name(), d.start_s, d.evidence))
+                .collect();
+            assert!(bad.is_empty(), "{file} {}: {bad:#?}", ch.label);
+        }
+    }
+}

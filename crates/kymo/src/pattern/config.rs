@@ -276,7 +276,10 @@ pub struct ContinuousMyokymicRule {
     /// sinusoid's amplitude over the mean, from the Lomb–Scargle periodogram; see
     /// `Features::rate_modulation`). Default 0.15 (kymo).
     pub min_modulation: f64,
-    /// Waxing/waning frequency, Hz. Default [0.1, 10] (brief: the recurrence range).
+    /// Waxing/waning frequency, Hz. Default [0.5, 10] (brief: bursts recur at 0.1–10 Hz,
+    /// often 1–5 Hz; for a continuous train kymo starts at 0.5 Hz, since a train that
+    /// rises and falls more slowly is what repeated voluntary contractions give — the real
+    /// openhdemg recording of isometric contractions cycles at 0.2 Hz).
     pub modulation_hz: Range,
     /// Fewest waxing/waning cycles in the train. Default 3 (kymo: one rise and fall is a
     /// contraction, not an undulation).
@@ -293,7 +296,7 @@ impl Default for ContinuousMyokymicRule {
             rate_hz: [5.0, 60.0],
             min_duration_s: 3.0,
             min_modulation: 0.15,
-            modulation_hz: [0.1, 10.0],
+            modulation_hz: [0.5, 10.0],
             min_cycles: 3.0,
             max_jitter: 0.3,
         }

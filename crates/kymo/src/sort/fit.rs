@@ -277,9 +277,31 @@ pub(crate) fn best_fit(x: &[f32], units: &[FitUnit], amp: [f64; 2]) -> Option<Fi
     let mut best: Option<Fit> = None;
     for (ui, u) in units.iter().enumerate() {
         for (&s, g) in u.shifts.iter().zip(&u.grams) {
-            let f = fit_at(x, u, ui, s, g, amp);
-            if best.is_none_or(|b| f.score > b.score) {
-                best = Some(f);
+            let base = (g.lo_w as i64 - s as i64) as usize;
+            let n = g.hi_w - g.lo_w;
+            let (xt, xd) = dot2(
+                &x[g.lo_w..g.hi_w],
+                &u.t[base..base + n],
+                &u.d[base..base + n],
+            );
+            let (a, b, e) = solve(g, xt, xd, amp);
+            // The amplitude penalty is never negative, so a fit that explains no more than
+            // the best score cannot beat it: skip its penalty (a logarithm), the hot path.
+            if best.is_some_and(|b| !(e > b.score)) {
+                continue;
+            }
+            let score = e - u.penalty(a);
+            if best.is_none_or(|b| score > b.score) {
+                best = Some(Fit {
+                    unit: ui,
+                    shift: s,
+                    a: a as f32,
+                    b: b as f32,
+                    explained: e,
+                    score,
+                    lo_w: g.lo_w,
+                    hi_w: g.hi_w,
+                });
             }
         }
     }

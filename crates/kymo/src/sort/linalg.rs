@@ -6,6 +6,13 @@
 /// vectorise the loop (one AVX register of f32) without `unsafe` or intrinsics.
 const LANES: usize = 8;
 
+/// One chunk of `chunks_exact(LANES)` as an array (always exactly `LANES` long).
+#[inline(always)]
+fn lanes(c: &[f32]) -> &[f32; LANES] {
+    const ZERO: [f32; LANES] = [0.0; LANES];
+    c.try_into().unwrap_or(&ZERO)
+}
+
 /// `Σ a[i]·b[i]` over the common length, accumulated in eight f32 lanes and summed in f64.
 #[inline]
 pub(crate) fn dot(a: &[f32], b: &[f32]) -> f64 {
@@ -16,6 +23,7 @@ pub(crate) fn dot(a: &[f32], b: &[f32]) -> f64 {
     let cb = b.chunks_exact(LANES);
     let (ra, rb) = (ca.remainder(), cb.remainder());
     for (x, y) in ca.zip(cb) {
+        let (x, y) = (lanes(x), lanes(y));
         for k in 0..LANES {
             acc[k] += x[k] * y[k];
         }
@@ -39,6 +47,8 @@ pub(crate) fn dot2(x: &[f32], t: &[f32], d: &[f32]) -> (f64, f64) {
     let cd = d.chunks_exact(LANES);
     let (rx, rt, rd) = (cx.remainder(), ct.remainder(), cd.remainder());
     for ((xv, tv), dv) in cx.zip(ct).zip(cd) {
+        // Fixed-size views let the compiler load each chunk as whole vectors.
+        let (xv, tv, dv) = (lanes(xv), lanes(tv), lanes(dv));
         for k in 0..LANES {
             at[k] += xv[k] * tv[k];
             ad[k] += xv[k] * dv[k];

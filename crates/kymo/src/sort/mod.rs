@@ -163,7 +163,7 @@ mod config;
 mod features;
 mod fit;
 mod isocut;
-mod linalg;
+pub(crate) mod linalg;
 mod measure;
 mod quality;
 mod templates;

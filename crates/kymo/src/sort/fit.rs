@@ -85,7 +85,20 @@ pub(crate) struct FitUnit {
     /// Gram matrix of the whole support (valid at every shift that keeps it inside the
     /// window).
     full: Option<(f64, f64, f64)>,
+    /// Norms of `t` and `t'` over blocks of [`BLOCK`] samples of the support from `lo` on
+    /// (the last one partial), for the bound of [`FitUnit::bound`].
+    t_blocks: Vec<f64>,
+    d_blocks: Vec<f64>,
+    /// Index range of the shifts around the first offset (the main alignment), tried first.
+    main: (usize, usize),
 }
+
+/// Block length of the Cauchy–Schwarz bound that lets [`best_fit`] skip fits.
+const BLOCK: usize = 8;
+
+/// Relative margin of the block bound: above the rounding of an f32 dot product over a
+/// support (≤ 1e-5 of the sum of magnitudes), so a fit it skips could not have won.
+const BLOCK_MARGIN: f64 = 1e-4;
 
 /// The fit of one unit to one window.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -162,10 +175,15 @@ impl FitUnit {
             grams: Vec::new(),
             prior,
             full: None,
+            t_blocks: Vec::new(),
+            d_blocks: Vec::new(),
+            main: (0, 0),
         };
         if lo < hi && hi <= u.t.len() {
             let (t, d) = (&u.t[lo..hi], &u.d[lo..hi]);
             u.full = Some((dot(t, t), dot(t, d), dot(d, d)));
+            u.t_blocks = t.chunks(BLOCK).map(|c| dot(c, c).sqrt()).collect();
+            u.d_blocks = d.chunks(BLOCK).map(|c| dot(c, c).sqrt()).collect();
         }
         for s in shifts {
             if let Some(g) = u.gram_at(s as i64, len) {
@@ -173,7 +191,37 @@ impl FitUnit {
                 u.grams.push(g);
             }
         }
+        if let Some(&o) = offsets.first() {
+            let a = u.shifts.partition_point(|&s| s < o - search);
+            let b = u.shifts.partition_point(|&s| s <= o + search);
+            u.main = (a, b);
+        }
         u
+    }
+
+    /// An upper bound of the explained energy of any fit at shift `s` with Gram `g`, from
+    /// the block norms of the window (`xb[j]`: norm of `x[j..j + BLOCK]`): by Cauchy–Schwarz
+    /// per block `|⟨x,T⟩| ≤ Σ ‖x_B‖·‖T_B‖ = X_t` (likewise `X_d`), and the free optimum
+    /// `(dd·xt² − 2·td·xt·xd + tt·xd²) / det` is at most its value at `(X_t, X_d)` with the
+    /// cross term taken positive. `None` when the support is clipped by the window or the
+    /// Gram matrix is ill-conditioned.
+    fn bound(&self, xb: &[f64], s: i32, g: &Gram) -> Option<f64> {
+        let at = self.lo as i64 + s as i64;
+        if at != g.lo_w as i64 || self.hi as i64 + s as i64 != g.hi_w as i64 {
+            return None;
+        }
+        let det = g.tt * g.dd - g.td * g.td;
+        if !(det > 1e-6 * g.tt * g.dd) {
+            return None;
+        }
+        let xs = xb[g.lo_w..].iter().step_by(BLOCK);
+        let (mut xt, mut xd) = (0.0, 0.0);
+        for ((x, t), d) in xs.zip(&self.t_blocks).zip(&self.d_blocks) {
+            xt += x * t;
+            xd += x * d;
+        }
+        let (xt, xd) = (xt * (1.0 + BLOCK_MARGIN), xd * (1.0 + BLOCK_MARGIN));
+        Some((g.dd * xt * xt + g.tt * xd * xd + 2.0 * g.td.abs() * xt * xd) / det)
     }
 
     /// The Gram matrix at shift `s` in a window of `len` samples; `None` when the support
@@ -250,6 +298,25 @@ pub(crate) fn solve(g: &Gram, xt: f64, xd: f64, amp: [f64; 2]) -> (f64, f64, f64
     (a, b, e)
 }
 
+/// Relative margin of [`cannot_beat`], far above the rounding of its sums (~1e-15), so that a
+/// fit it skips is below the best score by more than any rounding of [`solve`].
+const BOUND_MARGIN: f64 = 1e-9;
+
+/// Whether the free least-squares optimum of `(T, T')` explains at most `score`: `E* =
+/// (dd·xt² − 2·td·xt·xd + tt·xd²) / det` compared without its division, with a margin, and
+/// only when the Gram matrix is well conditioned (else `false`: the fit is computed).
+fn cannot_beat(g: &Gram, xt: f64, xd: f64, score: f64) -> bool {
+    if !(score > 0.0 && xt.is_finite() && xd.is_finite()) {
+        return false;
+    }
+    let det = g.tt * g.dd - g.td * g.td;
+    if !(det > 1e-6 * g.tt * g.dd) {
+        return false;
+    }
+    let (p, q, r) = (g.dd * xt * xt, g.tt * xd * xd, 2.0 * g.td * xt * xd);
+    p + q - r + BOUND_MARGIN * (p + q + r.abs()) < score * det * (1.0 - BOUND_MARGIN)
+}
+
 fn fit_at(x: &[f32], u: &FitUnit, unit: usize, s: i32, g: &Gram, amp: [f64; 2]) -> Fit {
     let base = (g.lo_w as i64 - s as i64) as usize;
     let n = g.hi_w - g.lo_w;
@@ -274,38 +341,78 @@ fn fit_at(x: &[f32], u: &FitUnit, unit: usize, s: i32, g: &Gram, amp: [f64; 2]) 
 /// The fit of largest explained energy over every unit and candidate shift (the nearest
 /// template); `None` when there is no unit or no shift fits inside the window.
 pub(crate) fn best_fit(x: &[f32], units: &[FitUnit], amp: [f64; 2]) -> Option<Fit> {
-    let mut best: Option<Fit> = None;
-    for (ui, u) in units.iter().enumerate() {
-        for (&s, g) in u.shifts.iter().zip(&u.grams) {
-            let base = (g.lo_w as i64 - s as i64) as usize;
-            let n = g.hi_w - g.lo_w;
-            let (xt, xd) = dot2(
-                &x[g.lo_w..g.hi_w],
-                &u.t[base..base + n],
-                &u.d[base..base + n],
-            );
-            let (a, b, e) = solve(g, xt, xd, amp);
-            // The amplitude penalty is never negative, so a fit that explains no more than
-            // the best score cannot beat it: skip its penalty (a logarithm), the hot path.
-            if best.is_some_and(|b| !(e > b.score)) {
-                continue;
-            }
-            let score = e - u.penalty(a);
-            if best.is_none_or(|b| score > b.score) {
-                best = Some(Fit {
-                    unit: ui,
-                    shift: s,
-                    a: a as f32,
-                    b: b as f32,
-                    explained: e,
-                    score,
-                    lo_w: g.lo_w,
-                    hi_w: g.hi_w,
-                });
+    // Block norms of the window, for the bounds that skip fits which cannot win.
+    let xb: Vec<f64> = (0..x.len())
+        .map(|j| {
+            let c = &x[j..(j + BLOCK).min(x.len())];
+            c.iter()
+                .map(|&v| (v as f64) * (v as f64))
+                .sum::<f64>()
+                .sqrt()
+        })
+        .collect();
+    // The result is the fit of largest score, ties going to the first unit and shift in
+    // order; the main alignments are tried first (they usually win, and a good score early
+    // lets the bounds skip most other fits).
+    let mut best: Option<(Fit, (usize, usize))> = None;
+    for main in [true, false] {
+        for (ui, u) in units.iter().enumerate() {
+            let range = if main {
+                u.main.0..u.main.1
+            } else {
+                0..u.shifts.len()
+            };
+            for si in range {
+                if !main && si >= u.main.0 && si < u.main.1 {
+                    continue;
+                }
+                let (s, g) = (u.shifts[si], &u.grams[si]);
+                let beats = |f: &Fit, score: f64| {
+                    score > f.score || (score == f.score && (ui, si) < best.map_or((0, 0), |b| b.1))
+                };
+                if let Some((b, _)) = &best {
+                    if u.bound(&xb, s, g).is_some_and(|e| e < b.score) {
+                        continue;
+                    }
+                }
+                let base = (g.lo_w as i64 - s as i64) as usize;
+                let n = g.hi_w - g.lo_w;
+                let (xt, xd) = dot2(
+                    &x[g.lo_w..g.hi_w],
+                    &u.t[base..base + n],
+                    &u.d[base..base + n],
+                );
+                // A fit cannot explain more than the free least-squares optimum, nor score
+                // more than it explains (the amplitude penalty is never negative): skip the
+                // limits, the penalty (a logarithm) and the divisions of every fit whose
+                // optimum does not reach the best score.
+                if let Some((b, _)) = &best {
+                    if cannot_beat(g, xt, xd, b.score) {
+                        continue;
+                    }
+                }
+                let (a, b, e) = solve(g, xt, xd, amp);
+                if best.is_some_and(|(f, _)| e < f.score) {
+                    continue;
+                }
+                let score = e - u.penalty(a);
+                if best.is_none_or(|(f, _)| beats(&f, score)) {
+                    let f = Fit {
+                        unit: ui,
+                        shift: s,
+                        a: a as f32,
+                        b: b as f32,
+                        explained: e,
+                        score,
+                        lo_w: g.lo_w,
+                        hi_w: g.hi_w,
+                    };
+                    best = Some((f, (ui, si)));
+                }
             }
         }
     }
-    best
+    best.map(|(f, _)| f)
 }
 
 /// Best fit of one unit over every shift in `range` (inclusive), computing each shift's

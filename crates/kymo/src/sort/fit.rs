@@ -317,7 +317,18 @@ fn cannot_beat(g: &Gram, xt: f64, xd: f64, score: f64) -> bool {
     p + q - r + BOUND_MARGIN * (p + q + r.abs()) < score * det * (1.0 - BOUND_MARGIN)
 }
 
-fn fit_at(x: &[f32], u: &FitUnit, unit: usize, s: i32, g: &Gram, amp: [f64; 2]) -> Fit {
+/// The fit of unit `u` at shift `s`; `None` when it cannot score above `floor` (checked
+/// before the limits and the penalty, as in [`best_fit`]).
+#[allow(clippy::too_many_arguments)]
+fn fit_above(
+    x: &[f32],
+    u: &FitUnit,
+    unit: usize,
+    s: i32,
+    g: &Gram,
+    amp: [f64; 2],
+    floor: Option<f64>,
+) -> Option<Fit> {
     let base = (g.lo_w as i64 - s as i64) as usize;
     let n = g.hi_w - g.lo_w;
     let (xt, xd) = dot2(
@@ -325,8 +336,14 @@ fn fit_at(x: &[f32], u: &FitUnit, unit: usize, s: i32, g: &Gram, amp: [f64; 2]) 
         &u.t[base..base + n],
         &u.d[base..base + n],
     );
+    if floor.is_some_and(|f| cannot_beat(g, xt, xd, f)) {
+        return None;
+    }
     let (a, b, e) = solve(g, xt, xd, amp);
-    Fit {
+    if floor.is_some_and(|f| !(e > f)) {
+        return None;
+    }
+    Some(Fit {
         unit,
         shift: s,
         a: a as f32,
@@ -335,7 +352,7 @@ fn fit_at(x: &[f32], u: &FitUnit, unit: usize, s: i32, g: &Gram, amp: [f64; 2]) 
         score: e - u.penalty(a),
         lo_w: g.lo_w,
         hi_w: g.hi_w,
-    }
+    })
 }
 
 /// The fit of largest explained energy over every unit and candidate shift (the nearest
@@ -426,9 +443,11 @@ fn best_over_shifts(x: &[f32], units: &[FitUnit], range: (i32, i32), amp: [f64; 
         let mut unit_best: Option<Fit> = None;
         let eval = |s: i32, unit_best: &mut Option<Fit>| {
             if let Some(g) = u.gram_at(s as i64, x.len()) {
-                let f = fit_at(x, u, ui, s, &g, amp);
-                if unit_best.is_none_or(|b| f.score > b.score) {
-                    *unit_best = Some(f);
+                let floor = unit_best.map(|b| b.score);
+                if let Some(f) = fit_above(x, u, ui, s, &g, amp, floor) {
+                    if unit_best.is_none_or(|b| f.score > b.score) {
+                        *unit_best = Some(f);
+                    }
                 }
             }
         };

@@ -85,20 +85,12 @@ pub(crate) struct FitUnit {
     /// Gram matrix of the whole support (valid at every shift that keeps it inside the
     /// window).
     full: Option<(f64, f64, f64)>,
-    /// Norms of `t` and `t'` over blocks of [`BLOCK`] samples of the support from `lo` on
-    /// (the last one partial), for the bound of [`FitUnit::bound`].
-    t_blocks: Vec<f64>,
-    d_blocks: Vec<f64>,
     /// Index range of the shifts around the first offset (the main alignment), tried first.
     main: (usize, usize),
+    /// Gram matrices at shifts `first..first + len` in a window of the frame's length, see
+    /// [`FitUnit::cache_grams`].
+    cache: (i64, Vec<Option<Gram>>),
 }
-
-/// Block length of the Cauchy–Schwarz bound that lets [`best_fit`] skip fits.
-const BLOCK: usize = 8;
-
-/// Relative margin of the block bound: above the rounding of an f32 dot product over a
-/// support (≤ 1e-5 of the sum of magnitudes), so a fit it skips could not have won.
-const BLOCK_MARGIN: f64 = 1e-4;
 
 /// The fit of one unit to one window.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -175,15 +167,12 @@ impl FitUnit {
             grams: Vec::new(),
             prior,
             full: None,
-            t_blocks: Vec::new(),
-            d_blocks: Vec::new(),
             main: (0, 0),
+            cache: (0, Vec::new()),
         };
         if lo < hi && hi <= u.t.len() {
             let (t, d) = (&u.t[lo..hi], &u.d[lo..hi]);
             u.full = Some((dot(t, t), dot(t, d), dot(d, d)));
-            u.t_blocks = t.chunks(BLOCK).map(|c| dot(c, c).sqrt()).collect();
-            u.d_blocks = d.chunks(BLOCK).map(|c| dot(c, c).sqrt()).collect();
         }
         for s in shifts {
             if let Some(g) = u.gram_at(s as i64, len) {
@@ -199,34 +188,23 @@ impl FitUnit {
         u
     }
 
-    /// An upper bound of the explained energy of any fit at shift `s` with Gram `g`, from
-    /// the block norms of the window (`xb[j]`: norm of `x[j..j + BLOCK]`): by Cauchy–Schwarz
-    /// per block `|⟨x,T⟩| ≤ Σ ‖x_B‖·‖T_B‖ = X_t` (likewise `X_d`), and the free optimum
-    /// `(dd·xt² − 2·td·xt·xd + tt·xd²) / det` is at most its value at `(X_t, X_d)` with the
-    /// cross term taken positive. `None` when the support is clipped by the window or the
-    /// Gram matrix is ill-conditioned.
-    fn bound(&self, xb: &[f64], s: i32, g: &Gram) -> Option<f64> {
-        let at = self.lo as i64 + s as i64;
-        if at != g.lo_w as i64 || self.hi as i64 + s as i64 != g.hi_w as i64 {
-            return None;
-        }
-        let det = g.tt * g.dd - g.td * g.td;
-        if !(det > 1e-6 * g.tt * g.dd) {
-            return None;
-        }
-        let xs = xb[g.lo_w..].iter().step_by(BLOCK);
-        let (mut xt, mut xd) = (0.0, 0.0);
-        for ((x, t), d) in xs.zip(&self.t_blocks).zip(&self.d_blocks) {
-            xt += x * t;
-            xd += x * d;
-        }
-        let (xt, xd) = (xt * (1.0 + BLOCK_MARGIN), xd * (1.0 + BLOCK_MARGIN));
-        Some((g.dd * xt * xt + g.tt * xd * xd + 2.0 * g.td.abs() * xt * xd) / det)
+    /// Computes once the Gram matrices of every shift in `±w` for windows of the frame's
+    /// length (the overlap search tries them all, for every spike it resolves).
+    pub(crate) fn cache_grams(&mut self, w: i32) {
+        let len = self.t.len();
+        let w = w.max(0) as i64;
+        self.cache = (0, Vec::new());
+        let grams = (-w..=w).map(|s| self.gram_at(s, len)).collect();
+        self.cache = (-w, grams);
     }
 
     /// The Gram matrix at shift `s` in a window of `len` samples; `None` when the support
     /// falls outside or the template is zero there.
     pub(crate) fn gram_at(&self, s: i64, len: usize) -> Option<Gram> {
+        let (first, grams) = &self.cache;
+        if len == self.t.len() && s >= *first && s - first < grams.len() as i64 {
+            return grams[(s - first) as usize];
+        }
         let (lo_w, hi_w) = placed(self.lo, self.hi, s, len)?;
         let (a, b) = ((lo_w as i64 - s) as usize, (hi_w as i64 - s) as usize);
         if let (Some((tt, td, dd)), true) = (self.full, a == self.lo && b == self.hi) {
@@ -358,78 +336,117 @@ fn fit_above(
 /// The fit of largest explained energy over every unit and candidate shift (the nearest
 /// template); `None` when there is no unit or no shift fits inside the window.
 pub(crate) fn best_fit(x: &[f32], units: &[FitUnit], amp: [f64; 2]) -> Option<Fit> {
-    // Block norms of the window, for the bounds that skip fits which cannot win.
-    let xb: Vec<f64> = (0..x.len())
-        .map(|j| {
-            let c = &x[j..(j + BLOCK).min(x.len())];
-            c.iter()
-                .map(|&v| (v as f64) * (v as f64))
-                .sum::<f64>()
-                .sqrt()
-        })
-        .collect();
-    // The result is the fit of largest score, ties going to the first unit and shift in
-    // order; the main alignments are tried first (they usually win, and a good score early
-    // lets the bounds skip most other fits).
+    // The fit of largest score, ties going to the first unit and shift in order. The main
+    // alignments are tried first (they usually win, and a good score early lets the bound
+    // skip the limits and penalty of most other fits).
     let mut best: Option<(Fit, (usize, usize))> = None;
-    for main in [true, false] {
-        for (ui, u) in units.iter().enumerate() {
-            let range = if main {
-                u.main.0..u.main.1
-            } else {
-                0..u.shifts.len()
+    // Fits unit `ui` at its shift `si`; returns the free optimum when `free` is asked.
+    let try_fit = |ui: usize, si: usize, free: bool, best: &mut Option<(Fit, (usize, usize))>| {
+        let u = &units[ui];
+        let (s, g) = (u.shifts[si], &u.grams[si]);
+        let base = (g.lo_w as i64 - s as i64) as usize;
+        let n = g.hi_w - g.lo_w;
+        let (xt, xd) = dot2(
+            &x[g.lo_w..g.hi_w],
+            &u.t[base..base + n],
+            &u.d[base..base + n],
+        );
+        let free = if free {
+            free_optimum(g, xt, xd)
+        } else {
+            f64::INFINITY
+        };
+        // A fit cannot explain more than the free least-squares optimum, nor score more
+        // than it explains (the amplitude penalty is never negative): skip the limits, the
+        // penalty (a logarithm) and the divisions of every fit whose optimum does not reach
+        // the best score.
+        if let Some((b, _)) = best {
+            if cannot_beat(g, xt, xd, b.score) {
+                return free;
+            }
+        }
+        let (a, b, e) = solve(g, xt, xd, amp);
+        if best.is_some_and(|(f, _)| e < f.score) {
+            return free;
+        }
+        let score = e - u.penalty(a);
+        let wins =
+            best.is_none_or(|(f, at)| score > f.score || (score == f.score && (ui, si) < at));
+        if wins {
+            let f = Fit {
+                unit: ui,
+                shift: s,
+                a: a as f32,
+                b: b as f32,
+                explained: e,
+                score,
+                lo_w: g.lo_w,
+                hi_w: g.hi_w,
             };
-            for si in range {
-                if !main && si >= u.main.0 && si < u.main.1 {
-                    continue;
-                }
-                let (s, g) = (u.shifts[si], &u.grams[si]);
-                let beats = |f: &Fit, score: f64| {
-                    score > f.score || (score == f.score && (ui, si) < best.map_or((0, 0), |b| b.1))
-                };
-                if let Some((b, _)) = &best {
-                    if u.bound(&xb, s, g).is_some_and(|e| e < b.score) {
-                        continue;
-                    }
-                }
-                let base = (g.lo_w as i64 - s as i64) as usize;
-                let n = g.hi_w - g.lo_w;
-                let (xt, xd) = dot2(
-                    &x[g.lo_w..g.hi_w],
-                    &u.t[base..base + n],
-                    &u.d[base..base + n],
-                );
-                // A fit cannot explain more than the free least-squares optimum, nor score
-                // more than it explains (the amplitude penalty is never negative): skip the
-                // limits, the penalty (a logarithm) and the divisions of every fit whose
-                // optimum does not reach the best score.
-                if let Some((b, _)) = &best {
-                    if cannot_beat(g, xt, xd, b.score) {
-                        continue;
-                    }
-                }
-                let (a, b, e) = solve(g, xt, xd, amp);
-                if best.is_some_and(|(f, _)| e < f.score) {
-                    continue;
-                }
-                let score = e - u.penalty(a);
-                if best.is_none_or(|(f, _)| beats(&f, score)) {
-                    let f = Fit {
-                        unit: ui,
-                        shift: s,
-                        a: a as f32,
-                        b: b as f32,
-                        explained: e,
-                        score,
-                        lo_w: g.lo_w,
-                        hi_w: g.hi_w,
-                    };
-                    best = Some((f, (ui, si)));
-                }
+            *best = Some((f, (ui, si)));
+        }
+        free
+    };
+    for (ui, u) in units.iter().enumerate() {
+        for si in u.main.0..u.main.1 {
+            try_fit(ui, si, false, &mut best);
+        }
+    }
+    // The other alignments coarse to fine: the shifts on a grid of `ALT_GRID` samples (and
+    // the ends of runs the grid misses) first, then their neighbours, but only next to a
+    // grid shift whose free optimum reaches `ALT_REFINE` of the best score (the derivative
+    // term fits ±0.6 sample, so the optimum varies smoothly with the shift).
+    let mut promising: Vec<bool> = Vec::new();
+    for (ui, u) in units.iter().enumerate() {
+        let n = u.shifts.len();
+        let other = |j: usize| j < n && (j < u.main.0 || j >= u.main.1);
+        let on_grid = |s: i32| s.rem_euclid(ALT_GRID) == 0;
+        let near = |si: usize, j: Option<usize>| {
+            j.is_some_and(|j| other(j) && (u.shifts[j] - u.shifts[si]).abs() == 1)
+        };
+        let coarse = |si: usize| {
+            let s = u.shifts[si];
+            let nb = [si.checked_sub(1), Some(si + 1)];
+            on_grid(s)
+                || !nb
+                    .iter()
+                    .any(|&j| near(si, j) && on_grid(u.shifts[j.unwrap_or(si)]))
+        };
+        promising.clear();
+        promising.resize(n, false);
+        for si in (0..n).filter(|&si| other(si) && coarse(si)) {
+            let free = try_fit(ui, si, true, &mut best);
+            promising[si] = best.is_none_or(|(f, _)| !(free < ALT_REFINE * f.score));
+        }
+        for si in (0..n).filter(|&si| other(si) && !coarse(si)) {
+            let nb = [si.checked_sub(1), Some(si + 1)];
+            if nb
+                .iter()
+                .any(|&j| near(si, j) && j.is_some_and(|j| promising[j]))
+            {
+                try_fit(ui, si, false, &mut best);
             }
         }
     }
     best.map(|(f, _)| f)
+}
+
+/// Grid of the coarse search over alternative alignments, samples: every shift is within
+/// one sample of a grid shift.
+const ALT_GRID: i32 = 3;
+
+/// Share of the best score that a grid shift's free optimum must reach for its neighbours
+/// to be fitted (a shift one sample off the optimum keeps far more than this).
+const ALT_REFINE: f64 = 0.5;
+
+/// The free least-squares optimum `(dd·xt² − 2·td·xt·xd + tt·xd²) / det` (infinite when the
+/// Gram matrix is ill-conditioned: no conclusion).
+fn free_optimum(g: &Gram, xt: f64, xd: f64) -> f64 {
+    let det = g.tt * g.dd - g.td * g.td;
+    if !(det > 1e-6 * g.tt * g.dd) {
+        return f64::INFINITY;
+    }
+    (g.dd * xt * xt - 2.0 * g.td * xt * xd + g.tt * xd * xd) / det
 }
 
 /// Best fit of one unit over every shift in `range` (inclusive), computing each shift's

@@ -288,7 +288,8 @@ fn cannot_beat(g: &Gram, xt: f64, xd: f64, score: f64) -> bool {
         return false;
     }
     let det = g.tt * g.dd - g.td * g.td;
-    if !(det > 1e-6 * g.tt * g.dd) {
+    let conditioned = det > 1e-6 * g.tt * g.dd;
+    if !conditioned {
         return false;
     }
     let (p, q, r) = (g.dd * xt * xt, g.tt * xd * xd, 2.0 * g.td * xt * xd);
@@ -318,7 +319,10 @@ fn fit_above(
         return None;
     }
     let (a, b, e) = solve(g, xt, xd, amp);
-    if floor.is_some_and(|f| !(e > f)) {
+    if floor.is_some_and(|f| {
+        let above = e > f;
+        !above
+    }) {
         return None;
     }
     Some(Fit {
@@ -338,7 +342,8 @@ fn fit_above(
 pub(crate) fn best_fit(x: &[f32], units: &[FitUnit], amp: [f64; 2]) -> Option<Fit> {
     // The fit of largest score, ties going to the first unit and shift in order. The main
     // alignments are tried first (they usually win, and a good score early lets the bound
-    // skip the limits and penalty of most other fits).
+    // skip the limits and penalty of most other fits, and the coarse search their
+    // neighbours).
     let mut best: Option<(Fit, (usize, usize))> = None;
     // Fits unit `ui` at its shift `si`; returns the free optimum when `free` is asked.
     let try_fit = |ui: usize, si: usize, free: bool, best: &mut Option<(Fit, (usize, usize))>| {
@@ -387,44 +392,45 @@ pub(crate) fn best_fit(x: &[f32], units: &[FitUnit], amp: [f64; 2]) -> Option<Fi
         }
         free
     };
-    for (ui, u) in units.iter().enumerate() {
-        for si in u.main.0..u.main.1 {
-            try_fit(ui, si, false, &mut best);
-        }
-    }
-    // The other alignments coarse to fine: the shifts on a grid of `ALT_GRID` samples (and
-    // the ends of runs the grid misses) first, then their neighbours, but only next to a
-    // grid shift whose free optimum reaches `ALT_REFINE` of the best score (the derivative
-    // term fits ±0.6 sample, so the optimum varies smoothly with the shift).
+    // Each unit's shifts coarse to fine, the main alignments of every unit first: the
+    // shifts on a grid of `ALT_GRID` samples (and the ends of runs the grid misses), then
+    // their neighbours, but only next to a grid shift whose free optimum reaches
+    // `ALT_REFINE` of the best score so far (the derivative term fits ±0.6 sample, so the
+    // optimum varies smoothly with the shift).
     let mut promising: Vec<bool> = Vec::new();
-    for (ui, u) in units.iter().enumerate() {
-        let n = u.shifts.len();
-        let other = |j: usize| j < n && (j < u.main.0 || j >= u.main.1);
-        let on_grid = |s: i32| s.rem_euclid(ALT_GRID) == 0;
-        let near = |si: usize, j: Option<usize>| {
-            j.is_some_and(|j| other(j) && (u.shifts[j] - u.shifts[si]).abs() == 1)
-        };
-        let coarse = |si: usize| {
-            let s = u.shifts[si];
-            let nb = [si.checked_sub(1), Some(si + 1)];
-            on_grid(s)
-                || !nb
+    for main in [true, false] {
+        for (ui, u) in units.iter().enumerate() {
+            let n = u.shifts.len();
+            let mine = |j: usize| j < n && ((j >= u.main.0 && j < u.main.1) == main);
+            let on_grid = |s: i32| s.rem_euclid(ALT_GRID) == 0;
+            let near = |si: usize, j: Option<usize>| {
+                j.is_some_and(|j| mine(j) && (u.shifts[j] - u.shifts[si]).abs() == 1)
+            };
+            let coarse = |si: usize| {
+                let s = u.shifts[si];
+                let nb = [si.checked_sub(1), Some(si + 1)];
+                on_grid(s)
+                    || !nb
+                        .iter()
+                        .any(|&j| near(si, j) && on_grid(u.shifts[j.unwrap_or(si)]))
+            };
+            promising.clear();
+            promising.resize(n, false);
+            for si in (0..n).filter(|&si| mine(si) && coarse(si)) {
+                let free = try_fit(ui, si, true, &mut best);
+                promising[si] = best.is_none_or(|(f, _)| {
+                    let below = free < ALT_REFINE * f.score;
+                    !below
+                });
+            }
+            for si in (0..n).filter(|&si| mine(si) && !coarse(si)) {
+                let nb = [si.checked_sub(1), Some(si + 1)];
+                if nb
                     .iter()
-                    .any(|&j| near(si, j) && on_grid(u.shifts[j.unwrap_or(si)]))
-        };
-        promising.clear();
-        promising.resize(n, false);
-        for si in (0..n).filter(|&si| other(si) && coarse(si)) {
-            let free = try_fit(ui, si, true, &mut best);
-            promising[si] = best.is_none_or(|(f, _)| !(free < ALT_REFINE * f.score));
-        }
-        for si in (0..n).filter(|&si| other(si) && !coarse(si)) {
-            let nb = [si.checked_sub(1), Some(si + 1)];
-            if nb
-                .iter()
-                .any(|&j| near(si, j) && j.is_some_and(|j| promising[j]))
-            {
-                try_fit(ui, si, false, &mut best);
+                    .any(|&j| near(si, j) && j.is_some_and(|j| promising[j]))
+                {
+                    try_fit(ui, si, false, &mut best);
+                }
             }
         }
     }
@@ -443,7 +449,8 @@ const ALT_REFINE: f64 = 0.5;
 /// Gram matrix is ill-conditioned: no conclusion).
 fn free_optimum(g: &Gram, xt: f64, xd: f64) -> f64 {
     let det = g.tt * g.dd - g.td * g.td;
-    if !(det > 1e-6 * g.tt * g.dd) {
+    let conditioned = det > 1e-6 * g.tt * g.dd;
+    if !conditioned {
         return f64::INFINITY;
     }
     (g.dd * xt * xt - 2.0 * g.td * xt * xd + g.tt * xd * xd) / det

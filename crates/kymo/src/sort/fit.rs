@@ -345,8 +345,10 @@ pub(crate) fn best_fit(x: &[f32], units: &[FitUnit], amp: [f64; 2]) -> Option<Fi
     // skip the limits and penalty of most other fits, and the coarse search their
     // neighbours).
     let mut best: Option<(Fit, (usize, usize))> = None;
-    // Fits unit `ui` at its shift `si`; returns the free optimum when `free` is asked.
-    let try_fit = |ui: usize, si: usize, free: bool, best: &mut Option<(Fit, (usize, usize))>| {
+    // Fits unit `ui` at its shift `si`; with `grid`, returns whether its free optimum
+    // reaches `ALT_REFINE` of the best score (then its neighbouring shifts are worth
+    // fitting).
+    let try_fit = |ui: usize, si: usize, grid: bool, best: &mut Option<(Fit, (usize, usize))>| {
         let u = &units[ui];
         let (s, g) = (u.shifts[si], &u.grams[si]);
         let base = (g.lo_w as i64 - s as i64) as usize;
@@ -356,10 +358,8 @@ pub(crate) fn best_fit(x: &[f32], units: &[FitUnit], amp: [f64; 2]) -> Option<Fi
             &u.t[base..base + n],
             &u.d[base..base + n],
         );
-        let free = if free {
-            free_optimum(g, xt, xd)
-        } else {
-            f64::INFINITY
+        let promising = |best: &Option<(Fit, (usize, usize))>| {
+            grid && best.is_none_or(|(f, _)| reaches(g, xt, xd, ALT_REFINE * f.score))
         };
         // A fit cannot explain more than the free least-squares optimum, nor score more
         // than it explains (the amplitude penalty is never negative): skip the limits, the
@@ -367,12 +367,12 @@ pub(crate) fn best_fit(x: &[f32], units: &[FitUnit], amp: [f64; 2]) -> Option<Fi
         // the best score.
         if let Some((b, _)) = best {
             if cannot_beat(g, xt, xd, b.score) {
-                return free;
+                return promising(best);
             }
         }
         let (a, b, e) = solve(g, xt, xd, amp);
         if best.is_some_and(|(f, _)| e < f.score) {
-            return free;
+            return promising(best);
         }
         let score = e - u.penalty(a);
         let wins =
@@ -390,7 +390,7 @@ pub(crate) fn best_fit(x: &[f32], units: &[FitUnit], amp: [f64; 2]) -> Option<Fi
             };
             *best = Some((f, (ui, si)));
         }
-        free
+        promising(best)
     };
     // Each unit's shifts coarse to fine, the main alignments of every unit first: the
     // shifts on a grid of `ALT_GRID` samples (and the ends of runs the grid misses), then
@@ -417,11 +417,7 @@ pub(crate) fn best_fit(x: &[f32], units: &[FitUnit], amp: [f64; 2]) -> Option<Fi
             promising.clear();
             promising.resize(n, false);
             for si in (0..n).filter(|&si| mine(si) && coarse(si)) {
-                let free = try_fit(ui, si, true, &mut best);
-                promising[si] = best.is_none_or(|(f, _)| {
-                    let below = free < ALT_REFINE * f.score;
-                    !below
-                });
+                promising[si] = try_fit(ui, si, true, &mut best);
             }
             for si in (0..n).filter(|&si| mine(si) && !coarse(si)) {
                 let nb = [si.checked_sub(1), Some(si + 1)];
@@ -445,15 +441,14 @@ const ALT_GRID: i32 = 3;
 /// to be fitted (a shift one sample off the optimum keeps far more than this).
 const ALT_REFINE: f64 = 0.5;
 
-/// The free least-squares optimum `(dd·xt² − 2·td·xt·xd + tt·xd²) / det` (infinite when the
-/// Gram matrix is ill-conditioned: no conclusion).
-fn free_optimum(g: &Gram, xt: f64, xd: f64) -> f64 {
+/// Whether the free least-squares optimum `(dd·xt² − 2·td·xt·xd + tt·xd²) / det` reaches
+/// `level` (compared without the division; `true` when the Gram matrix is ill-conditioned:
+/// no conclusion).
+fn reaches(g: &Gram, xt: f64, xd: f64, level: f64) -> bool {
     let det = g.tt * g.dd - g.td * g.td;
     let conditioned = det > 1e-6 * g.tt * g.dd;
-    if !conditioned {
-        return f64::INFINITY;
-    }
-    (g.dd * xt * xt - 2.0 * g.td * xt * xd + g.tt * xd * xd) / det
+    let below = g.dd * xt * xt - 2.0 * g.td * xt * xd + g.tt * xd * xd < level * det;
+    !(conditioned && below)
 }
 
 /// Best fit of one unit over every shift in `range` (inclusive), computing each shift's

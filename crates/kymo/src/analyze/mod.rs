@@ -602,7 +602,13 @@ pub fn analyze_channel(
                 all_thresholds.push(e.threshold);
             }
             let at = chunk.waveforms.len();
-            chunk.waveforms.resize(at + sb.spikes.len() * width, 0.0);
+            let need = sb.spikes.len() * width;
+            if chunk.waveforms.capacity() - at < need {
+                // Grow by a quarter, not by doubling: at most a quarter of the buffer
+                // (tens of MB in a dense chunk) is reserved and never used.
+                chunk.waveforms.reserve_exact(need.max(at / 4));
+            }
+            chunk.waveforms.resize(at + need, 0.0);
             crate::detect::extract_waveforms(
                 sb.filtered,
                 b.output.start,
@@ -615,6 +621,12 @@ pub fn analyze_channel(
             if user.recover.enabled {
                 let own =
                     (b.own.start - b.output.start) as usize..(b.own.end - b.output.start) as usize;
+                if chunk.filtered.capacity() == 0 {
+                    // The chunk's whole signal, once: it closes at the first block end at
+                    // least `chunk_samples` after its start.
+                    let most = (chunk_samples + block_len as u64).min(n - b.own.start);
+                    chunk.filtered.reserve_exact(most as usize);
+                }
                 chunk.filtered.extend_from_slice(&sb.filtered[own]);
             }
             n_detected += sb.spikes.len();

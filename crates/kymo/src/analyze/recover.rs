@@ -9,6 +9,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::sort::linalg::dot;
 use crate::sort::Unit;
 use crate::{Error, Result};
 
@@ -93,25 +94,44 @@ pub(crate) struct Signal<'a> {
 struct Template<'a> {
     t: &'a [f32],
     norm2: f64,
+    /// `[lo, hi)`: the template's samples outside are exactly zero (the sorter's templates
+    /// are zero outside their support), so the correlation skips them.
+    lo: usize,
+    hi: usize,
+}
+
+impl<'a> Template<'a> {
+    fn new(t: &'a [f32]) -> Template<'a> {
+        let norm2 = t.iter().map(|v| (*v as f64).powi(2)).sum();
+        let lo = t.iter().position(|v| *v != 0.0).unwrap_or(0);
+        let hi = t.iter().rposition(|v| *v != 0.0).map_or(lo, |i| i + 1);
+        Template { t, norm2, lo, hi }
+    }
 }
 
 impl Signal<'_> {
     /// Best fit of `tpl` with its peak in `lo..=hi` (recording samples): (peak sample,
-    /// amplitude, z, explained share).
+    /// amplitude, z, explained share). The window's energy slides along with the peak.
     fn best_fit(&self, tpl: &Template, lo: i64, hi: i64) -> Option<(u64, f64, f64, f64)> {
-        let len = tpl.t.len() as i64;
+        let len = tpl.t.len();
+        // Window start of a peak: `peak − off`; the window must lie inside the signal.
+        let off = self.pre as i64 + self.first as i64;
+        let lo = lo.max(off);
+        let hi = hi.min(self.x.len() as i64 - len as i64 + off);
+        if lo > hi {
+            return None;
+        }
+        let sq = |v: f32| (v as f64) * (v as f64);
+        let first = (lo - off) as usize;
+        let mut xx: f64 = self.x[first..first + len].iter().map(|v| sq(*v)).sum();
+        let (t0, t1) = (tpl.lo, tpl.hi);
         let mut best: Option<(u64, f64, f64, f64)> = None;
         for peak in lo..=hi {
-            let start = peak - self.pre as i64 - self.first as i64;
-            if start < 0 || start + len > self.x.len() as i64 {
-                continue;
+            let start = (peak - off) as usize;
+            if start > first {
+                xx = (xx + sq(self.x[start + len - 1]) - sq(self.x[start - 1])).max(0.0);
             }
-            let w = &self.x[start as usize..(start + len) as usize];
-            let (mut xt, mut xx) = (0.0f64, 0.0f64);
-            for (a, b) in w.iter().zip(tpl.t) {
-                xt += *a as f64 * *b as f64;
-                xx += *a as f64 * *a as f64;
-            }
+            let xt = dot(&self.x[start + t0..start + t1], &tpl.t[t0..t1]);
             let a = xt / tpl.norm2;
             if a <= 0.0 {
                 continue;
@@ -147,14 +167,10 @@ pub(crate) fn recover(
         !near_detected && !extra.iter().any(|e| e.0.abs_diff(s) <= sig.dead)
     };
     for (k, (u, train)) in units.iter().zip(trains).enumerate() {
-        let norm2: f64 = u.template.iter().map(|v| (*v as f64).powi(2)).sum();
-        if train.len() < 3 || norm2 <= 0.0 {
+        let tpl = Template::new(&u.template);
+        if train.len() < 3 || tpl.norm2 <= 0.0 {
             continue;
         }
-        let tpl = Template {
-            t: &u.template,
-            norm2,
-        };
         let peak_uv = u.template.get(sig.pre).map_or(0.0, |v| v.abs());
         let accept = |fit: (u64, f64, f64, f64)| {
             fit.2 >= cfg.min_z

@@ -85,6 +85,11 @@ pub(crate) struct FitUnit {
     /// Gram matrix of the whole support (valid at every shift that keeps it inside the
     /// window).
     full: Option<(f64, f64, f64)>,
+    /// Index range of the shifts around the first offset (the main alignment), tried first.
+    main: (usize, usize),
+    /// Gram matrices at shifts `first..first + len` in a window of the frame's length, see
+    /// [`FitUnit::cache_grams`].
+    cache: (i64, Vec<Option<Gram>>),
 }
 
 /// The fit of one unit to one window.
@@ -162,6 +167,8 @@ impl FitUnit {
             grams: Vec::new(),
             prior,
             full: None,
+            main: (0, 0),
+            cache: (0, Vec::new()),
         };
         if lo < hi && hi <= u.t.len() {
             let (t, d) = (&u.t[lo..hi], &u.d[lo..hi]);
@@ -173,12 +180,31 @@ impl FitUnit {
                 u.grams.push(g);
             }
         }
+        if let Some(&o) = offsets.first() {
+            let a = u.shifts.partition_point(|&s| s < o - search);
+            let b = u.shifts.partition_point(|&s| s <= o + search);
+            u.main = (a, b);
+        }
         u
+    }
+
+    /// Computes once the Gram matrices of every shift in `±w` for windows of the frame's
+    /// length (the overlap search tries them all, for every spike it resolves).
+    pub(crate) fn cache_grams(&mut self, w: i32) {
+        let len = self.t.len();
+        let w = w.max(0) as i64;
+        self.cache = (0, Vec::new());
+        let grams = (-w..=w).map(|s| self.gram_at(s, len)).collect();
+        self.cache = (-w, grams);
     }
 
     /// The Gram matrix at shift `s` in a window of `len` samples; `None` when the support
     /// falls outside or the template is zero there.
     pub(crate) fn gram_at(&self, s: i64, len: usize) -> Option<Gram> {
+        let (first, grams) = &self.cache;
+        if len == self.t.len() && s >= *first && s - first < grams.len() as i64 {
+            return grams[(s - first) as usize];
+        }
         let (lo_w, hi_w) = placed(self.lo, self.hi, s, len)?;
         let (a, b) = ((lo_w as i64 - s) as usize, (hi_w as i64 - s) as usize);
         if let (Some((tt, td, dd)), true) = (self.full, a == self.lo && b == self.hi) {
@@ -250,7 +276,38 @@ pub(crate) fn solve(g: &Gram, xt: f64, xd: f64, amp: [f64; 2]) -> (f64, f64, f64
     (a, b, e)
 }
 
-fn fit_at(x: &[f32], u: &FitUnit, unit: usize, s: i32, g: &Gram, amp: [f64; 2]) -> Fit {
+/// Relative margin of [`cannot_beat`], far above the rounding of its sums (~1e-15), so that a
+/// fit it skips is below the best score by more than any rounding of [`solve`].
+const BOUND_MARGIN: f64 = 1e-9;
+
+/// Whether the free least-squares optimum of `(T, T')` explains at most `score`: `E* =
+/// (dd·xt² − 2·td·xt·xd + tt·xd²) / det` compared without its division, with a margin, and
+/// only when the Gram matrix is well conditioned (else `false`: the fit is computed).
+fn cannot_beat(g: &Gram, xt: f64, xd: f64, score: f64) -> bool {
+    if !(score > 0.0 && xt.is_finite() && xd.is_finite()) {
+        return false;
+    }
+    let det = g.tt * g.dd - g.td * g.td;
+    let conditioned = det > 1e-6 * g.tt * g.dd;
+    if !conditioned {
+        return false;
+    }
+    let (p, q, r) = (g.dd * xt * xt, g.tt * xd * xd, 2.0 * g.td * xt * xd);
+    p + q - r + BOUND_MARGIN * (p + q + r.abs()) < score * det * (1.0 - BOUND_MARGIN)
+}
+
+/// The fit of unit `u` at shift `s`; `None` when it cannot score above `floor` (checked
+/// before the limits and the penalty, as in [`best_fit`]).
+#[allow(clippy::too_many_arguments)]
+fn fit_above(
+    x: &[f32],
+    u: &FitUnit,
+    unit: usize,
+    s: i32,
+    g: &Gram,
+    amp: [f64; 2],
+    floor: Option<f64>,
+) -> Option<Fit> {
     let base = (g.lo_w as i64 - s as i64) as usize;
     let n = g.hi_w - g.lo_w;
     let (xt, xd) = dot2(
@@ -258,8 +315,17 @@ fn fit_at(x: &[f32], u: &FitUnit, unit: usize, s: i32, g: &Gram, amp: [f64; 2]) 
         &u.t[base..base + n],
         &u.d[base..base + n],
     );
+    if floor.is_some_and(|f| cannot_beat(g, xt, xd, f)) {
+        return None;
+    }
     let (a, b, e) = solve(g, xt, xd, amp);
-    Fit {
+    if floor.is_some_and(|f| {
+        let above = e > f;
+        !above
+    }) {
+        return None;
+    }
+    Some(Fit {
         unit,
         shift: s,
         a: a as f32,
@@ -268,22 +334,121 @@ fn fit_at(x: &[f32], u: &FitUnit, unit: usize, s: i32, g: &Gram, amp: [f64; 2]) 
         score: e - u.penalty(a),
         lo_w: g.lo_w,
         hi_w: g.hi_w,
-    }
+    })
 }
 
 /// The fit of largest explained energy over every unit and candidate shift (the nearest
 /// template); `None` when there is no unit or no shift fits inside the window.
 pub(crate) fn best_fit(x: &[f32], units: &[FitUnit], amp: [f64; 2]) -> Option<Fit> {
-    let mut best: Option<Fit> = None;
-    for (ui, u) in units.iter().enumerate() {
-        for (&s, g) in u.shifts.iter().zip(&u.grams) {
-            let f = fit_at(x, u, ui, s, g, amp);
-            if best.is_none_or(|b| f.score > b.score) {
-                best = Some(f);
+    // The fit of largest score, ties going to the first unit and shift in order. The main
+    // alignments are tried first (they usually win, and a good score early lets the bound
+    // skip the limits and penalty of most other fits, and the coarse search their
+    // neighbours).
+    let mut best: Option<(Fit, (usize, usize))> = None;
+    // Fits unit `ui` at its shift `si`; with `grid`, returns whether its free optimum
+    // reaches `ALT_REFINE` of the best score (then its neighbouring shifts are worth
+    // fitting).
+    let try_fit = |ui: usize, si: usize, grid: bool, best: &mut Option<(Fit, (usize, usize))>| {
+        let u = &units[ui];
+        let (s, g) = (u.shifts[si], &u.grams[si]);
+        let base = (g.lo_w as i64 - s as i64) as usize;
+        let n = g.hi_w - g.lo_w;
+        let (xt, xd) = dot2(
+            &x[g.lo_w..g.hi_w],
+            &u.t[base..base + n],
+            &u.d[base..base + n],
+        );
+        let promising = |best: &Option<(Fit, (usize, usize))>| {
+            grid && best.is_none_or(|(f, _)| reaches(g, xt, xd, ALT_REFINE * f.score))
+        };
+        // A fit cannot explain more than the free least-squares optimum, nor score more
+        // than it explains (the amplitude penalty is never negative): skip the limits, the
+        // penalty (a logarithm) and the divisions of every fit whose optimum does not reach
+        // the best score.
+        if let Some((b, _)) = best {
+            if cannot_beat(g, xt, xd, b.score) {
+                return promising(best);
+            }
+        }
+        let (a, b, e) = solve(g, xt, xd, amp);
+        if best.is_some_and(|(f, _)| e < f.score) {
+            return promising(best);
+        }
+        let score = e - u.penalty(a);
+        let wins =
+            best.is_none_or(|(f, at)| score > f.score || (score == f.score && (ui, si) < at));
+        if wins {
+            let f = Fit {
+                unit: ui,
+                shift: s,
+                a: a as f32,
+                b: b as f32,
+                explained: e,
+                score,
+                lo_w: g.lo_w,
+                hi_w: g.hi_w,
+            };
+            *best = Some((f, (ui, si)));
+        }
+        promising(best)
+    };
+    // Each unit's shifts coarse to fine, the main alignments of every unit first: the
+    // shifts on a grid of `ALT_GRID` samples (and the ends of runs the grid misses), then
+    // their neighbours, but only next to a grid shift whose free optimum reaches
+    // `ALT_REFINE` of the best score so far (the derivative term fits ±0.6 sample, so the
+    // optimum varies smoothly with the shift).
+    let mut promising: Vec<bool> = Vec::new();
+    for main in [true, false] {
+        for (ui, u) in units.iter().enumerate() {
+            let n = u.shifts.len();
+            let mine = |j: usize| j < n && ((j >= u.main.0 && j < u.main.1) == main);
+            let on_grid = |s: i32| s.rem_euclid(ALT_GRID) == 0;
+            let near = |si: usize, j: Option<usize>| {
+                j.is_some_and(|j| mine(j) && (u.shifts[j] - u.shifts[si]).abs() == 1)
+            };
+            let coarse = |si: usize| {
+                let s = u.shifts[si];
+                let nb = [si.checked_sub(1), Some(si + 1)];
+                on_grid(s)
+                    || !nb
+                        .iter()
+                        .any(|&j| near(si, j) && on_grid(u.shifts[j.unwrap_or(si)]))
+            };
+            promising.clear();
+            promising.resize(n, false);
+            for si in (0..n).filter(|&si| mine(si) && coarse(si)) {
+                promising[si] = try_fit(ui, si, true, &mut best);
+            }
+            for si in (0..n).filter(|&si| mine(si) && !coarse(si)) {
+                let nb = [si.checked_sub(1), Some(si + 1)];
+                if nb
+                    .iter()
+                    .any(|&j| near(si, j) && j.is_some_and(|j| promising[j]))
+                {
+                    try_fit(ui, si, false, &mut best);
+                }
             }
         }
     }
-    best
+    best.map(|(f, _)| f)
+}
+
+/// Grid of the coarse search over alternative alignments, samples: every shift is within
+/// one sample of a grid shift.
+const ALT_GRID: i32 = 3;
+
+/// Share of the best score that a grid shift's free optimum must reach for its neighbours
+/// to be fitted (a shift one sample off the optimum keeps far more than this).
+const ALT_REFINE: f64 = 0.5;
+
+/// Whether the free least-squares optimum `(dd·xt² − 2·td·xt·xd + tt·xd²) / det` reaches
+/// `level` (compared without the division; `true` when the Gram matrix is ill-conditioned:
+/// no conclusion).
+fn reaches(g: &Gram, xt: f64, xd: f64, level: f64) -> bool {
+    let det = g.tt * g.dd - g.td * g.td;
+    let conditioned = det > 1e-6 * g.tt * g.dd;
+    let below = g.dd * xt * xt - 2.0 * g.td * xt * xd + g.tt * xd * xd < level * det;
+    !(conditioned && below)
 }
 
 /// Best fit of one unit over every shift in `range` (inclusive), computing each shift's
@@ -297,9 +462,11 @@ fn best_over_shifts(x: &[f32], units: &[FitUnit], range: (i32, i32), amp: [f64; 
         let mut unit_best: Option<Fit> = None;
         let eval = |s: i32, unit_best: &mut Option<Fit>| {
             if let Some(g) = u.gram_at(s as i64, x.len()) {
-                let f = fit_at(x, u, ui, s, &g, amp);
-                if unit_best.is_none_or(|b| f.score > b.score) {
-                    *unit_best = Some(f);
+                let floor = unit_best.map(|b| b.score);
+                if let Some(f) = fit_above(x, u, ui, s, &g, amp, floor) {
+                    if unit_best.is_none_or(|b| f.score > b.score) {
+                        *unit_best = Some(f);
+                    }
                 }
             }
         };

@@ -163,7 +163,7 @@ mod config;
 mod features;
 mod fit;
 mod isocut;
-mod linalg;
+pub(crate) mod linalg;
 mod measure;
 mod quality;
 mod templates;
@@ -432,14 +432,16 @@ fn prepare(
                 .copied()
                 .unwrap_or(0.0)
                 .max(cfg.amplitude_prior_sd);
-            FitUnit::new(
+            let mut fu = FitUnit::new(
                 t.clone(),
                 lo,
                 hi,
                 &offsets,
                 ctx.align_search,
                 ctx.fp.sigma2 / (sd * sd),
-            )
+            );
+            fu.cache_grams(ctx.overlap_w);
+            fu
         })
         .collect()
 }
@@ -546,7 +548,8 @@ fn assign_pass(
             status[i] = Status::Unsorted;
             continue;
         };
-        prefix_energy(&x, &mut cum);
+        // Energies are needed up to the fit's end only.
+        prefix_energy(&x[..f.hi_w], &mut cum);
         let (fit, st) = match judge(&f, &cum, &ctx.fp) {
             Verdict::Noise => (None, Status::Unsorted),
             Verdict::Clean => (Some(f), Status::Clean),

@@ -20,6 +20,7 @@
 //! its windows. A simple "subtract the neighbours and average again" iteration diverges when
 //! a window holds more than one neighbour of its own unit; CGLS does not.
 
+use super::fit::derivative;
 use super::linalg::{dot, is_pos};
 
 /// One potential inside a window: unit, offset of its frame in the window, amplitude and
@@ -43,50 +44,94 @@ pub(crate) struct Problem<'a> {
 const RIDGE: f64 = 1e-3;
 
 /// `out += A·T` for one window: each contributor adds `a·T + b·∂T` at its offset (over its
-/// template's support; the template is zero outside it).
+/// template's support; the template is zero outside it). `derivs` holds `∂T` of each
+/// template ([`derivative`](super::fit::derivative), computed once per product).
 fn forward(
     templates: &[Vec<f32>],
+    derivs: &[Vec<f32>],
     supports: &[(usize, usize)],
     cs: &[Contributor],
     out: &mut [f32],
 ) {
     let len = out.len() as i64;
     for c in cs {
-        let t = &templates[c.unit];
-        let (s0, s1) = supports[c.unit];
-        // ∂T is non-zero one sample beyond the support on each side.
-        let lo = (s0 as i64 - 1).max(0).max(-c.offset);
-        let hi = (s1 as i64 + 1).min(t.len() as i64).min(len - c.offset);
-        for tau in lo..hi {
-            let ti = tau as usize;
-            let next = if ti + 1 < t.len() { t[ti + 1] } else { 0.0 };
-            let prev = if ti > 0 { t[ti - 1] } else { 0.0 };
-            out[(tau + c.offset) as usize] += c.a * t[ti] + c.b * 0.5 * (next - prev);
+        let (t, d) = (&templates[c.unit], &derivs[c.unit]);
+        let (lo, hi) = range(supports[c.unit], t.len(), len, c.offset);
+        if lo >= hi {
+            continue;
+        }
+        let o = (lo + c.offset) as usize;
+        let (lo, hi) = (lo as usize, hi as usize);
+        for ((y, tv), dv) in out[o..o + hi - lo]
+            .iter_mut()
+            .zip(&t[lo..hi])
+            .zip(&d[lo..hi])
+        {
+            *y += c.a * tv + c.b * dv;
         }
     }
 }
 
+/// Template samples `[lo, hi)` a contributor at `offset` touches in a window of `len`: its
+/// support widened by one sample on each side (∂T is non-zero there), clipped to the frame
+/// and the window.
+fn range(support: (usize, usize), frame: usize, len: i64, offset: i64) -> (i64, i64) {
+    let (s0, s1) = support;
+    let lo = (s0 as i64 - 1).max(0).max(-offset);
+    let hi = (s1 as i64 + 1).min(frame as i64).min(len - offset);
+    (lo, hi)
+}
+
 /// `grad += Aᵀ·r` for one window (the exact adjoint of [`forward`] before the support mask,
-/// which [`estimate`] applies).
+/// which [`estimate`] applies). Each template sample `j` gathers, in this order, `h(j−1)`,
+/// `a·r(j)` and `−h(j+1)` (`h = b·r/2`, the derivative's share), so the sums are the same
+/// whatever the loop's form.
 fn adjoint(grad: &mut [Vec<f32>], supports: &[(usize, usize)], cs: &[Contributor], r: &[f32]) {
     let len = r.len() as i64;
     for c in cs {
         let g = &mut grad[c.unit];
-        let (s0, s1) = supports[c.unit];
-        let lo = (s0 as i64 - 1).max(0).max(-c.offset);
-        let hi = (s1 as i64 + 1).min(g.len() as i64).min(len - c.offset);
-        for tau in lo..hi {
-            let ti = tau as usize;
-            let v = r[(tau + c.offset) as usize];
-            g[ti] += c.a * v;
-            let h = 0.5 * c.b * v;
-            if ti + 1 < g.len() {
-                g[ti + 1] += h;
-            }
-            if ti > 0 {
-                g[ti - 1] -= h;
-            }
+        let (lo, hi) = range(supports[c.unit], g.len(), len, c.offset);
+        if lo >= hi {
+            continue;
         }
+        let hb = 0.5 * c.b;
+        let v = |tau: i64| r[(tau + c.offset) as usize];
+        let inside = |tau: i64| tau >= lo && tau < hi;
+        let step = |g: &mut [f32], j: i64| {
+            if j < 0 || j >= g.len() as i64 {
+                return;
+            }
+            let x = &mut g[j as usize];
+            if inside(j - 1) {
+                *x += hb * v(j - 1);
+            }
+            if inside(j) {
+                *x += c.a * v(j);
+            }
+            if inside(j + 1) {
+                *x -= hb * v(j + 1);
+            }
+        };
+        if hi - lo < 3 {
+            (lo - 1..=hi).for_each(|j| step(g, j));
+            continue;
+        }
+        // Edges one by one, the interior (all three terms present) as one straight loop.
+        step(g, lo - 1);
+        step(g, lo);
+        let o = (lo + c.offset) as usize;
+        let n = (hi - lo - 2) as usize;
+        let vs = &r[o..o + n + 2];
+        for (((x, p), m), q) in g[lo as usize + 1..hi as usize - 1]
+            .iter_mut()
+            .zip(&vs[..n])
+            .zip(&vs[1..n + 1])
+            .zip(&vs[2..])
+        {
+            *x = *x + hb * p + c.a * m - hb * q;
+        }
+        step(g, hi - 1);
+        step(g, hi);
     }
 }
 
@@ -123,18 +168,10 @@ pub(crate) fn estimate(
     }
     let k = templates.len();
     let len = templates[0].len();
-    let zeros = || vec![vec![0.0f32; len]; k];
-    // r = y − A·x
-    let mut r: Vec<Vec<f32>> = problems
-        .iter()
-        .map(|p| {
-            let mut m = vec![0.0f32; p.window.len()];
-            forward(templates, supports, &p.contributors, &mut m);
-            p.window.iter().zip(&m).map(|(y, m)| y - m).collect()
-        })
-        .collect();
+    // r = y − A·x = y (x = 0).
+    let mut r: Vec<Vec<f32>> = problems.iter().map(|p| p.window.to_vec()).collect();
     let grad = |r: &[Vec<f32>], x: &[Vec<f32>]| -> Vec<Vec<f32>> {
-        let mut s = zeros();
+        let mut s = vec![vec![0.0f32; len]; k];
         for (p, ri) in problems.iter().zip(r) {
             adjoint(&mut s, supports, &p.contributors, ri);
         }
@@ -150,18 +187,16 @@ pub(crate) fn estimate(
     let mut p = s.clone();
     let mut gamma = norm2(&s);
     let gamma0 = gamma;
+    let mut q: Vec<Vec<f32>> = problems.iter().map(|p| vec![0.0; p.window.len()]).collect();
     for _ in 0..iterations {
         if !is_pos(gamma - 1e-20 * gamma0.max(1e-30)) {
             break;
         }
-        let q: Vec<Vec<f32>> = problems
-            .iter()
-            .map(|pr| {
-                let mut m = vec![0.0f32; pr.window.len()];
-                forward(&p, supports, &pr.contributors, &mut m);
-                m
-            })
-            .collect();
+        let dp: Vec<Vec<f32>> = p.iter().map(|t| derivative(t)).collect();
+        for (qi, pr) in q.iter_mut().zip(problems) {
+            qi.iter_mut().for_each(|v| *v = 0.0);
+            forward(&p, &dp, supports, &pr.contributors, qi);
+        }
         let delta = norm2(&q) + RIDGE * norm2(&p);
         if !is_pos(delta) {
             break;
@@ -284,7 +319,8 @@ mod tests {
     fn adjoint_identity(templates: &[Vec<f32>], cs: &[Contributor], r: &[f32]) -> (f64, f64) {
         let sup = vec![(0, templates[0].len()); templates.len()];
         let mut m = vec![0.0f32; r.len()];
-        forward(templates, &sup, cs, &mut m);
+        let derivs: Vec<Vec<f32>> = templates.iter().map(|t| derivative(t)).collect();
+        forward(templates, &derivs, &sup, cs, &mut m);
         let lhs = dot(&m, r);
         let mut g = vec![vec![0.0f32; templates[0].len()]; templates.len()];
         adjoint(&mut g, &sup, cs, r);

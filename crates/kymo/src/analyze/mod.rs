@@ -24,6 +24,16 @@
 //! potential (time, unit, amplitude: 16 bytes) for the pattern stages, which need whole
 //! trains; that grows with the number of potentials (a few MB per channel-hour), never with
 //! the number of samples. Channels run in parallel with rayon, each with its own reader.
+//!
+//! # Between sorting and the pattern stages
+//!
+//! Per chunk: one detection per potential (the largest within a few ms), sorting, units
+//! whose initially positive template runs off the end of the window measured again on a
+//! 100 ms average (a positive sharp wave's slow phase outlasts the window), linking, and
+//! potentials recovered in each unit's rhythm ([`RecoverConfig`]). Over the whole channel:
+//! runs faster than any unit fires become artefacts, one-phase templates are dropped,
+//! time-locked units become one complex ([`ComplexConfig`]), and single-fibre units holding
+//! several interleaved regular trains are split by rhythm ([`InterleaveConfig`]).
 
 mod complexes;
 mod interleaved;

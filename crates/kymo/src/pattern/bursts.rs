@@ -429,6 +429,7 @@ pub(crate) fn segment(tr: &Train, cfg: &SegmentationConfig) -> (Split, Vec<Segme
             }
         }
     }
+    bridge_fast_gaps(tr, &hard, &mut brk, cfg);
     let mut out = Vec::new();
     let mut a = 0;
     for (i, &b) in brk.iter().enumerate() {
@@ -439,6 +440,55 @@ pub(crate) fn segment(tr: &Train, cfg: &SegmentationConfig) -> (Split, Vec<Segme
     }
     out.push(Segment { a, b: n });
     (split, out)
+}
+
+/// Removes the soft breaks (`brk` but not `hard`) of a fast train that are short gaps
+/// between runs at the same rate (see `SegmentationConfig::bridge_min_rate_hz`): in a
+/// neuromyotonic discharge the sorter leaves runs of overlapping potentials unsorted, and
+/// the discharge must not fall apart into fragments.
+fn bridge_fast_gaps(tr: &Train, hard: &[bool], brk: &mut [bool], cfg: &SegmentationConfig) {
+    let k = cfg.bridge_min_side;
+    if k < 2 {
+        return;
+    }
+    // Median rate of the `k − 1` fast intervals nearest to a break on one side, walking
+    // over shorter gaps and small fragments (a run broken twice around a fragment of a
+    // few potentials) but not over a censored interval or a gap no bridge could span.
+    let longest = cfg.bridge_max_intervals / cfg.bridge_min_rate_hz;
+    let side = |order: &mut dyn Iterator<Item = usize>| -> Option<f64> {
+        let mut iv = Vec::with_capacity(k);
+        for j in order.take(4 * k) {
+            if tr.censored(j) || tr.isi(j) > longest {
+                break;
+            }
+            if tr.isi(j) * cfg.bridge_min_rate_hz <= 1.0 {
+                iv.push(tr.isi(j));
+                if iv.len() + 1 == k {
+                    break;
+                }
+            }
+        }
+        if iv.len() + 1 < k {
+            return None;
+        }
+        stats::median(&iv).filter(|m| *m > 0.0).map(|m| 1.0 / m)
+    };
+    for i in 0..brk.len() {
+        if !brk[i] || hard[i] {
+            continue;
+        }
+        let before = side(&mut (0..i).rev());
+        let after = side(&mut (i + 1..brk.len()));
+        let (Some(before), Some(after)) = (before, after) else {
+            continue;
+        };
+        let slow = before.min(after);
+        let close = (before - after).abs() <= cfg.bridge_rate_tolerance * slow;
+        let short = tr.isi(i) * slow <= cfg.bridge_max_intervals;
+        if slow >= cfg.bridge_min_rate_hz && close && short {
+            brk[i] = false;
+        }
+    }
 }
 
 /// Intervals of a side's window that must lie within `slow_tolerance` of the window's
@@ -674,5 +724,33 @@ mod tests {
             lens(&segment(&train(vec![1.0]), &SegmentationConfig::default()).1),
             vec![1]
         );
+    }
+
+    #[test]
+    fn a_fast_train_is_bridged_over_missed_runs_but_separate_discharges_are_not() {
+        // Two 250 Hz discharges of 1 s, 3 s apart; inside each, three runs of 6–10
+        // potentials are lost (24–40 ms gaps), as a sorter loses overlapping potentials.
+        let mut t = Vec::new();
+        for start in [1.0, 5.0] {
+            for i in 0..250 {
+                let lost =
+                    (60..66).contains(&i) || (120..130).contains(&i) || (200..208).contains(&i);
+                if !lost {
+                    t.push(start + i as f64 * 0.004 + if i % 2 == 0 { 0.0001 } else { 0.0 });
+                }
+            }
+        }
+        let (_, segs) = segment(&train(t.clone()), &SegmentationConfig::default());
+        assert_eq!(lens(&segs), vec![226, 226]);
+        // Without the bridge the gaps cut the discharges apart.
+        let off = SegmentationConfig {
+            bridge_max_intervals: 0.0,
+            ..SegmentationConfig::default()
+        };
+        let (_, segs) = segment(&train(t), &off);
+        assert!(segs.len() > 2, "{:?}", lens(&segs));
+        // Slow bursts (30 ms intervals, 33 Hz) keep their gaps.
+        let (_, segs) = segment(&train(bursts(8, 6, 0.5)), &SegmentationConfig::default());
+        assert_eq!(segs.len(), 6);
     }
 }

@@ -131,6 +131,20 @@ pub struct SegmentationConfig {
     /// Sustained segments of different units closer than this join one multi-unit
     /// episode, s. Default 0.25 (kymo).
     pub join_s: f64,
+    /// A fast train is bridged over a short gap: a break whose sides both fire at least
+    /// this fast, Hz, ... Default 120 (kymo: above the brief's complex repetitive
+    /// (5–100 Hz) and myotonic (20–80 Hz) rates, below neuromyotonic 150–300 Hz, whose
+    /// potentials overlap each other and are the ones a sorter leaves unsorted in runs).
+    pub bridge_min_rate_hz: f64,
+    /// ... with rates within this relative distance of each other, ... Default 0.2 (kymo).
+    pub bridge_rate_tolerance: f64,
+    /// ... each side a run of at least this many potentials (multiplets have fewer) ...
+    /// Default 6 (kymo; brief: multiplets are 3+ potentials, rarely more than a handful).
+    pub bridge_min_side: usize,
+    /// ... is no break when the gap is at most this many of the sides' intervals.
+    /// Default 12 (kymo: a neuromyotonic discharge lasts seconds and its silences too, so
+    /// tens of ms without sorted potentials inside it are missed potentials).
+    pub bridge_max_intervals: f64,
 }
 
 impl Default for SegmentationConfig {
@@ -153,6 +167,10 @@ impl Default for SegmentationConfig {
             sustained_potentials: 4,
             sustained_s: 0.3,
             join_s: 0.25,
+            bridge_min_rate_hz: 120.0,
+            bridge_rate_tolerance: 0.2,
+            bridge_min_side: 6,
+            bridge_max_intervals: 12.0,
         }
     }
 }
@@ -840,6 +858,12 @@ impl PatternConfig {
         }
         Check::non_negative("segmentation.sustained_s", s.sustained_s)?;
         Check::non_negative("segmentation.join_s", s.join_s)?;
+        Check::positive("segmentation.bridge_min_rate_hz", s.bridge_min_rate_hz)?;
+        Check::fraction(
+            "segmentation.bridge_rate_tolerance",
+            s.bridge_rate_tolerance,
+        )?;
+        Check::non_negative("segmentation.bridge_max_intervals", s.bridge_max_intervals)?;
 
         let c = &self.scoring;
         Check::above_one("scoring.margin", c.margin)?;
@@ -889,7 +913,8 @@ impl PatternConfig {
 
         Check::positive("fasciculation.max_rate_hz", self.fasciculation.max_rate_hz)?;
         Check::positive("fasciculation.min_cv", self.fasciculation.min_cv)?;
-        if !(self.fasciculation.max_cv > self.fasciculation.min_cv) {
+        let f = &self.fasciculation;
+        if f.max_cv.is_nan() || f.max_cv <= f.min_cv {
             return Err(Check::err(
                 "fasciculation.max_cv",
                 format!(

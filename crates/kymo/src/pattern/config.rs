@@ -485,7 +485,9 @@ impl Default for ComplexRepetitiveRule {
 pub struct FibrillationRule {
     /// Rate, Hz. Default [0.5, 15] (brief).
     pub rate_hz: Range,
-    /// Highest local jitter (median CV2; "regular"). Default 0.15 (kymo).
+    /// Highest local jitter (median CV2; "regular"). Default 0.08 (kymo: below the
+    /// brief's voluntary interval CV of 0.1–0.2, so that a steady voluntary unit is not
+    /// read as a fibrillating fibre; the simulator's fibrillation trains have CV 0.02).
     pub max_jitter: f64,
     /// Fewest potentials in a train. Default 3 (kymo: a rate and a regularity need two
     /// intervals).
@@ -500,7 +502,7 @@ impl Default for FibrillationRule {
     fn default() -> Self {
         FibrillationRule {
             rate_hz: [0.5, 15.0],
-            max_jitter: 0.15,
+            max_jitter: 0.08,
             min_potentials: 3.0,
             fibrillation_duration_ms: [1.0, 5.0],
             psw_duration_ms: [10.0, 100.0],

@@ -7,7 +7,7 @@
 
 #![allow(clippy::unwrap_used)] // test helpers fail loudly by design
 
-use kymo::analyze::{analyze_file, analyze_samples, AnalysisConfig, ChannelInfo};
+use kymo::analyze::{analyze_file, analyze_samples, AnalysisConfig, ChannelAnalysis, ChannelInfo};
 use kymo::eval::{score, ChannelPrediction, EvalConfig, Prediction};
 use kymo::pattern::DischargeClass;
 use kymo::simulate::{self, truth::Truth, NoiseLevel, VecSink};
@@ -82,6 +82,25 @@ fn facial_myokymia_at_10_db() {
     }
 }
 
+/// The channel's myokymic, neuromyotonic, fibrillation and positive-sharp-wave discharges,
+/// one line each: what a healthy recording must not show.
+fn pathological(ch: &ChannelAnalysis) -> Vec<String> {
+    ch.discharges
+        .iter()
+        .filter(|d| {
+            matches!(
+                d.class,
+                DischargeClass::Myokymic
+                    | DischargeClass::MyokymicContinuous
+                    | DischargeClass::Neuromyotonic
+                    | DischargeClass::Fibrillation
+                    | DischargeClass::PositiveSharpWave
+            )
+        })
+        .map(|d| format!("{} at {:.2} s: {}", d.class.name(), d.start_s, d.evidence))
+        .collect()
+}
+
 /// The real needle recording of a healthy gentle contraction (PhysioNet EMGDB) must be
 /// reported as voluntary motor unit activity, and not be called myokymic, neuromyotonic or
 /// fibrillation.
@@ -99,21 +118,7 @@ fn healthy_needle_recording_has_no_pathological_discharge() {
         ch.n_detected
     );
     assert!(!ch.units.is_empty());
-    let bad: Vec<String> = ch
-        .discharges
-        .iter()
-        .filter(|d| {
-            matches!(
-                d.class,
-                DischargeClass::Myokymic
-                    | DischargeClass::MyokymicContinuous
-                    | DischargeClass::Neuromyotonic
-                    | DischargeClass::Fibrillation
-                    | DischargeClass::PositiveSharpWave
-            )
-        })
-        .map(|d| format!("{} at {:.2} s: {}", d.class.name(), d.start_s, d.evidence))
-        .collect();
+    let bad = pathological(ch);
     assert!(bad.is_empty(), "{bad:#?}");
     // Voluntary activity covers most of the 12.7 s contraction.
     let voluntary_s: f64 = ch
@@ -160,21 +165,7 @@ fn real_voluntary_surface_recordings_have_no_pathological_discharge() {
         let path = format!("{real}{file}");
         let a = analyze_file(path.as_ref(), channels, &AnalysisConfig::default(), &|_| {}).unwrap();
         for ch in &a.channels {
-            let bad: Vec<String> = ch
-                .discharges
-                .iter()
-                .filter(|d| {
-                    matches!(
-                        d.class,
-                        DischargeClass::Myokymic
-                            | DischargeClass::MyokymicContinuous
-                            | DischargeClass::Neuromyotonic
-                            | DischargeClass::Fibrillation
-                            | DischargeClass::PositiveSharpWave
-                    )
-                })
-                .map(|d| format!("{} at {:.2} s: {}", d.class.name(), d.start_s, d.evidence))
-                .collect();
+            let bad = pathological(ch);
             assert!(bad.is_empty(), "{file} {}: {bad:#?}", ch.label);
         }
     }

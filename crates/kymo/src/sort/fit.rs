@@ -308,13 +308,7 @@ fn fit_above(
     amp: [f64; 2],
     floor: Option<f64>,
 ) -> Option<Fit> {
-    let base = (g.lo_w as i64 - s as i64) as usize;
-    let n = g.hi_w - g.lo_w;
-    let (xt, xd) = dot2(
-        &x[g.lo_w..g.hi_w],
-        &u.t[base..base + n],
-        &u.d[base..base + n],
-    );
+    let (xt, xd) = window_dots(x, u, s, g);
     if floor.is_some_and(|f| cannot_beat(g, xt, xd, f)) {
         return None;
     }
@@ -337,6 +331,18 @@ fn fit_above(
     })
 }
 
+/// `(x·T, x·T')` over the fit window of `g`, the unit's template and derivative placed at
+/// shift `s`.
+fn window_dots(x: &[f32], u: &FitUnit, s: i32, g: &Gram) -> (f64, f64) {
+    let base = (g.lo_w as i64 - s as i64) as usize;
+    let n = g.hi_w - g.lo_w;
+    dot2(
+        &x[g.lo_w..g.hi_w],
+        &u.t[base..base + n],
+        &u.d[base..base + n],
+    )
+}
+
 /// The fit of largest explained energy over every unit and candidate shift (the nearest
 /// template); `None` when there is no unit or no shift fits inside the window.
 pub(crate) fn best_fit(x: &[f32], units: &[FitUnit], amp: [f64; 2]) -> Option<Fit> {
@@ -351,13 +357,7 @@ pub(crate) fn best_fit(x: &[f32], units: &[FitUnit], amp: [f64; 2]) -> Option<Fi
     let try_fit = |ui: usize, si: usize, grid: bool, best: &mut Option<(Fit, (usize, usize))>| {
         let u = &units[ui];
         let (s, g) = (u.shifts[si], &u.grams[si]);
-        let base = (g.lo_w as i64 - s as i64) as usize;
-        let n = g.hi_w - g.lo_w;
-        let (xt, xd) = dot2(
-            &x[g.lo_w..g.hi_w],
-            &u.t[base..base + n],
-            &u.d[base..base + n],
-        );
+        let (xt, xd) = window_dots(x, u, s, g);
         let promising = |best: &Option<(Fit, (usize, usize))>| {
             grid && best.is_none_or(|(f, _)| reaches(g, xt, xd, ALT_REFINE * f.score))
         };

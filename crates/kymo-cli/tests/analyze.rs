@@ -26,18 +26,7 @@ const TABLE_TIME_TOL_S: f64 = 0.5e-6 + 1e-12;
 /// A 20 s recording of facial myokymia (one channel, 20 kHz needle): bursts of one or two
 /// units, the main pattern kymo is for.
 fn facial(dir: &Path) -> (PathBuf, PathBuf) {
-    simulate(
-        dir,
-        "facial",
-        &[
-            "--scenario",
-            "myokymia-facial",
-            "--seconds",
-            "20",
-            "--seed",
-            "3",
-        ],
-    )
+    common::facial(dir, 3)
 }
 
 /// Runs `kymo analyze EDF --out OUT` (plus `extra`) and returns stdout and stderr.

@@ -10,23 +10,12 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use common::{fails_cleanly, run_ok, simulate, text};
+use common::{fails_cleanly, run_ok, text};
 
 /// Simulates 20 s of facial myokymia and analyses it (JSON only); returns the truth and
 /// the analysis.
 fn simulated_and_analysed(dir: &Path) -> (PathBuf, PathBuf) {
-    let (edf, truth) = simulate(
-        dir,
-        "facial",
-        &[
-            "--scenario",
-            "myokymia-facial",
-            "--seconds",
-            "20",
-            "--seed",
-            "9",
-        ],
-    );
+    let (edf, truth) = common::facial(dir, 9);
     let out = dir.join("out");
     run_ok(
         dir,

@@ -6,7 +6,7 @@ mod common;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::{kymo, run_ok, simulate, text};
+use common::{kymo, run_ok, text};
 
 /// `kymo demo` must finish well under a minute on 2 cores (issue); release builds take
 /// about 5 s, so 45 s leaves room for a loaded machine without hiding a regression.
@@ -85,18 +85,7 @@ fn demo_writes_report_audio_and_events_and_prints_a_five_line_summary() {
 #[test]
 fn analyze_report_and_audio_with_clinical_context() {
     let tmp = tempfile::tempdir().unwrap();
-    let (edf, _) = simulate(
-        tmp.path(),
-        "facial",
-        &[
-            "--scenario",
-            "myokymia-facial",
-            "--seconds",
-            "20",
-            "--seed",
-            "4",
-        ],
-    );
+    let (edf, _) = common::facial(tmp.path(), 4);
     let out = tmp.path().join("out");
     let o = run_ok(
         tmp.path(),

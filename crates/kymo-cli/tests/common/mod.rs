@@ -36,6 +36,23 @@ pub fn simulate(dir: &Path, name: &str, args: &[&str]) -> (PathBuf, PathBuf) {
     (edf, dir.join(format!("{name}.truth.json")))
 }
 
+/// 20 s of the `myokymia-facial` scenario at `seed`, as DIR/facial.edf and its truth.
+pub fn facial(dir: &Path, seed: u64) -> (PathBuf, PathBuf) {
+    let seed = seed.to_string();
+    simulate(
+        dir,
+        "facial",
+        &[
+            "--scenario",
+            "myokymia-facial",
+            "--seconds",
+            "20",
+            "--seed",
+            &seed,
+        ],
+    )
+}
+
 /// Runs `kymo ARGS` in `cwd` and requires success; returns the output.
 pub fn run_ok(cwd: &Path, args: &[&std::ffi::OsStr]) -> Output {
     let out = kymo()

@@ -185,7 +185,10 @@ fn chains(t: &[f64], period: f64, cfg: &InterleaveConfig) -> Vec<Vec<usize>> {
         // Most beats must be hit: a run of lucky hits among missed beats is what other
         // fibres' potentials give by chance.
         let hit_share = chain.len() as f64 / (chain.len() + skipped) as f64;
-        if chain.len() >= cfg.min_chain && hit_share >= MIN_HIT_SHARE {
+        if chain.len() >= cfg.min_chain
+            && hit_share >= MIN_HIT_SHARE
+            && !subharmonic(t, &chain, cfg)
+        {
             for &k in &chain {
                 used[k] = true;
             }
@@ -194,6 +197,23 @@ fn chains(t: &[f64], period: f64, cfg: &InterleaveConfig) -> Vec<Vec<usize>> {
     }
     out.sort_by_key(|c| std::cmp::Reverse(c.len()));
     out
+}
+
+/// Whether a chain steps over a potential of the unit halfway between most of its beats:
+/// then it is every other potential of one faster train (a myotonic discharge of one
+/// fibre at 20–80 Hz, brief, read at the fibrillation rates' periods), not a fibre of its
+/// own.
+fn subharmonic(t: &[f64], chain: &[usize], cfg: &InterleaveConfig) -> bool {
+    let halves = chain
+        .windows(2)
+        .filter(|w| {
+            let (a, b) = (t[w[0]], t[w[1]]);
+            let (mid, tol) = ((a + b) / 2.0, cfg.tolerance * (b - a));
+            let k = t.partition_point(|&x| x < mid - tol);
+            t.get(k).is_some_and(|&x| x <= mid + tol)
+        })
+        .count();
+    2 * halves >= chain.len() - 1
 }
 
 /// Joins chains (index lists into `t`) that follow one another in time at about the same
@@ -366,6 +386,27 @@ mod tests {
                 x
             })
             .collect();
+        let cfg = InterleaveConfig::default();
+        let found = dominant_period(&t, &cfg)
+            .map(|p| chains(&t, p, &cfg))
+            .unwrap_or_default();
+        assert!(
+            found.is_empty(),
+            "{:?}",
+            found.iter().map(Vec::len).collect::<Vec<_>>()
+        );
+    }
+
+    #[test]
+    fn one_fast_waxing_waning_train_is_not_split() {
+        // A myotonic discharge of one fibre: 2 s whose rate swings 30 → 70 → 30 Hz. Read at
+        // the fibrillation periods (≥ 50 ms), every other potential forms a regular chain.
+        let (mut t, mut x) = (Vec::new(), 0.0);
+        while x < 2.0 {
+            t.push(x);
+            let rate = 50.0 - 20.0 * (std::f64::consts::PI * x).cos();
+            x += 1.0 / rate;
+        }
         let cfg = InterleaveConfig::default();
         let found = dominant_period(&t, &cfg)
             .map(|p| chains(&t, p, &cfg))

@@ -915,6 +915,12 @@ const LONG_AVERAGE_MAX_P2P_UV: f64 = 200.0;
 /// σ/√200, 7 % of σ.
 const LONG_AVERAGE_MAX: usize = 200;
 
+/// The long average stops before the unit's next potential: at this quantile of its
+/// intervals, less the window's lead (kymo: a myotonic train of positive sharp waves at
+/// 20–80 Hz, brief, brings the next potential 12–50 ms later; averaged over 100 ms those
+/// smear into a slow positive wave that hides the negative phase).
+const LONG_AVERAGE_INTERVAL_QUANTILE: f64 = 0.1;
+
 /// Units whose template is cut off by the end of the sorting window while it is initially
 /// positive — a positive sharp wave's slow negative phase outlasts the window — are
 /// measured again on an average of the filtered signal over `LONG_AVERAGE_POST_MS` after
@@ -929,8 +935,7 @@ fn lengthen_truncated(
     let pre = dcfg.waveform_pre;
     let rate = dcfg.rate_hz;
     let window_end_ms = (dcfg.waveform_post as f64 - 1.0) * 1e3 / rate;
-    let post = (LONG_AVERAGE_POST_MS * 1e-3 * rate).round() as usize;
-    let len = pre + post;
+    let longest_post = (LONG_AVERAGE_POST_MS * 1e-3 * rate).round() as usize;
     for u in s.units.iter_mut() {
         // Only in the single-fibre amplitude range: a motor unit potential as long as the
         // window also reaches its end, and its average over 100 ms of a contraction can
@@ -949,6 +954,19 @@ fn lengthen_truncated(
             .filter(|(_, l)| **l == Some(u.id))
             .map(|(i, _)| i)
             .collect();
+        let mut intervals: Vec<u64> = rows
+            .windows(2)
+            .map(|w| chunk.samples[w[1]].saturating_sub(chunk.samples[w[0]]))
+            .collect();
+        intervals.sort_unstable();
+        let before_next = intervals
+            .get((intervals.len() as f64 * LONG_AVERAGE_INTERVAL_QUANTILE) as usize)
+            .map_or(usize::MAX, |&i| (i as usize).saturating_sub(pre));
+        let post = longest_post.min(before_next);
+        if post <= dcfg.waveform_post {
+            continue;
+        }
+        let len = pre + post;
         let step = rows.len().div_ceil(LONG_AVERAGE_MAX).max(1);
         let mut sum = vec![0.0f64; len];
         let mut n = 0usize;

@@ -187,6 +187,11 @@ pub struct MeasureConfig {
     /// ... or `noise_k · σ/√n` if larger (σ/√n: the noise left in a template averaged over
     /// n spikes), so noise is never measured as potential. Default 3 (brief).
     pub noise_k: f64,
+    /// ... and never less than this, µV. Default 2.5 (kymo: about the width of the trace at
+    /// the 50 µV/division a reader uses for single-fibre potentials; a 40 µV fibrillation
+    /// potential firing at 40 Hz among others sits on a few µV of their slow tails, which
+    /// no reader counts as its duration).
+    pub duration_min_uv: f64,
     /// A part of the template separated from the main potential by more than this quiet
     /// gap (a satellite) is not part of the duration, ms. Default 5 (kymo: longer than the
     /// gaps between the spikes of a complex, which belong to it).
@@ -203,6 +208,13 @@ pub struct MeasureConfig {
     /// Default 25 (the convention of automated motor unit potential analysis; Willison's
     /// 1964 turns–amplitude analysis of the interference pattern used 100 µV).
     pub turn_uv: f64,
+    /// The template's baseline is the median of its first `baseline_ms` (the window opens
+    /// before the potential), and every measurement is taken from it, ms. Default 0.5
+    /// (kymo: a reader measures from the baseline before the potential; a unit firing at
+    /// 20–80 Hz among others, as in myotonic discharges, sits on the slow tails of the
+    /// potentials before it, and measured from zero its duration ran to the window's end).
+    /// 0 measures from zero.
+    pub baseline_ms: f64,
 }
 
 impl Default for MeasureConfig {
@@ -210,10 +222,12 @@ impl Default for MeasureConfig {
         MeasureConfig {
             duration_fraction: 0.02,
             noise_k: 3.0,
+            duration_min_uv: 2.5,
             max_gap_ms: 5.0,
             phase_fraction: 0.05,
             phase_noise_k: 5.0,
             turn_uv: 25.0,
+            baseline_ms: 0.5,
         }
     }
 }
@@ -248,6 +262,12 @@ pub struct ClassCriteria {
     /// Single fibre: largest peak-to-peak, µV. Default 1000 (brief: 20–200 µV, rarely to
     /// 1 mV).
     pub single_fibre_max_p2p_uv: f64,
+    /// Single fibre, initially negative (an endplate spike; fibrillation potentials are
+    /// initially positive): longest duration, ms. Default 4.5 (endplate spikes are
+    /// biphasic, initially negative, 3–4 ms and 100–200 µV: Preston & Shapiro,
+    /// "Electromyography and Neuromuscular Disorders", 3rd ed., ch. 34; an initially
+    /// negative biphasic potential of 5 ms is a small motor unit potential).
+    pub endplate_max_duration_ms: f64,
     /// Complex (of a complex repetitive discharge): fewest phases. Default 4 (brief: a
     /// complex is polyphasic; the simulator's complexes have 4–30).
     pub complex_min_phases: u32,
@@ -288,6 +308,7 @@ impl Default for ClassCriteria {
             single_fibre_duration_ms: [0.5, 5.5],
             single_fibre_max_phases: 3,
             single_fibre_max_p2p_uv: 1000.0,
+            endplate_max_duration_ms: 4.5,
             complex_min_phases: 4,
             complex_phase_ms: [0.25, 0.7],
             complex_min_peak_ratio: 0.6,
@@ -426,10 +447,12 @@ impl SortConfig {
         let m = &c.measure;
         fraction("measure.duration_fraction", m.duration_fraction)?;
         non_negative("measure.noise_k", m.noise_k)?;
+        non_negative("measure.duration_min_uv", m.duration_min_uv)?;
         non_negative("measure.max_gap_ms", m.max_gap_ms)?;
         fraction("measure.phase_fraction", m.phase_fraction)?;
         non_negative("measure.phase_noise_k", m.phase_noise_k)?;
         positive("measure.turn_uv", m.turn_uv)?;
+        non_negative("measure.baseline_ms", m.baseline_ms)?;
         let k = &c.classes;
         range("classes.psw_duration_ms", k.psw_duration_ms, 0.0)?;
         positive("classes.psw_max_spike_ms", k.psw_max_spike_ms)?;
@@ -450,6 +473,10 @@ impl SortConfig {
             return Err(err("classes.single_fibre_max_phases must be at least 1"));
         }
         positive("classes.single_fibre_max_p2p_uv", k.single_fibre_max_p2p_uv)?;
+        positive(
+            "classes.endplate_max_duration_ms",
+            k.endplate_max_duration_ms,
+        )?;
         if k.complex_min_phases < 2 {
             return Err(err(format!(
                 "classes.complex_min_phases = {} must be at least 2",

@@ -90,6 +90,35 @@ pub(crate) fn measure(
     if t.iter().any(|v| !v.is_finite()) {
         return None;
     }
+    // The baseline: the head of the window when it is flat (within the duration
+    // threshold without the noise term: a noisy head is not trusted); a head that moves is part of the potential (the end of a complex's
+    // previous cycle, say), and then the measurement starts from zero. Exact zeros at the
+    // ends are the padding of a re-centred template, at the baseline by definition.
+    let lead = t.iter().take_while(|v| **v == 0.0).count();
+    let trail = t[lead..].iter().rev().take_while(|v| **v == 0.0).count();
+    let body = lead..t.len() - trail;
+    let base_n = ((cfg.baseline_ms * 1e-3 * rate_hz).round() as usize).min(body.len() / 4);
+    let baseline = if base_n == 0 {
+        0.0
+    } else {
+        let (hi, lo) = t
+            .iter()
+            .fold((f32::MIN, f32::MAX), |(h, l), &v| (h.max(v), l.min(v)));
+        let mut head = t[lead..lead + base_n].to_vec();
+        head.sort_by(f32::total_cmp);
+        let flat_within = (cfg.duration_fraction * (hi - lo) as f64).max(cfg.duration_min_uv);
+        if ((head[base_n - 1] - head[0]) as f64) <= flat_within {
+            head[base_n / 2]
+        } else {
+            0.0
+        }
+    };
+    let t: Vec<f32> = t
+        .iter()
+        .enumerate()
+        .map(|(i, &v)| if body.contains(&i) { v - baseline } else { 0.0 })
+        .collect();
+    let t = t.as_slice();
     let (mut hi, mut lo) = (f64::NEG_INFINITY, f64::INFINITY);
     let (mut peak_index, mut peak) = (0usize, 0.0f64);
     for (i, &v) in t.iter().enumerate() {
@@ -106,7 +135,9 @@ pub(crate) fn measure(
         return None;
     }
     let noise = cfg.noise_k * sigma_t.max(0.0);
-    let thr_d = (cfg.duration_fraction * p2p).max(noise);
+    let thr_d = (cfg.duration_fraction * p2p)
+        .max(noise)
+        .max(cfg.duration_min_uv);
     let max_gap = (cfg.max_gap_ms * 1e-3 * rate_hz).round() as usize;
     // Walk outward from the peak; a quiet stretch longer than the gap ends the potential.
     let mut onset = peak_index;
@@ -280,6 +311,7 @@ pub(crate) fn classify(m: &Measured, rate_hz: f64, c: &ClassCriteria) -> (Wavefo
     if within(dur, c.single_fibre_duration_ms)
         && nph <= c.single_fibre_max_phases
         && m.p2p <= c.single_fibre_max_p2p_uv
+        && (first != Some(false) || dur <= c.endplate_max_duration_ms)
     {
         return (
             WaveformClass::SingleFibre,
@@ -439,6 +471,43 @@ mod tests {
             ..cfg()
         };
         assert!(measure(&t, FS, 0.0, &c).unwrap().duration_ms(FS) > 8.5);
+    }
+
+    #[test]
+    fn measured_from_the_baseline_before_the_potential() {
+        // A 42 µV fibrillation spike firing among slow waves of other fibres: it sits on
+        // −3 µV and its tail on −4 µV. Measured from zero it would run to the window's end
+        // and start with a negative "phase".
+        let spike = pwl(&[(4.0, 0.0), (4.5, 16.0), (5.0, -26.0), (5.8, 0.0)], 10.0);
+        let t: Vec<f32> = spike
+            .iter()
+            .enumerate()
+            .map(|(i, v)| v - if i < 110 { 3.0 } else { 4.0 })
+            .collect();
+        let m = measure(&t, FS, 0.0, &cfg()).unwrap();
+        assert!(m.duration_ms(FS) < 2.5, "{}", m.duration_ms(FS));
+        assert!(m.phases[0].positive);
+        let (k, why) = classify(&m, FS, &ClassCriteria::default());
+        assert_eq!(k, WaveformClass::SingleFibre, "{why}");
+        // A head that moves is part of the potential, not a baseline.
+        let ramp = pwl(
+            &[
+                (0.0, -100.0),
+                (2.0, 0.0),
+                (3.0, 300.0),
+                (4.0, -200.0),
+                (5.0, 0.0),
+            ],
+            10.0,
+        );
+        let from_zero = MeasureConfig {
+            baseline_ms: 0.0,
+            ..cfg()
+        };
+        assert_eq!(
+            measure(&ramp, FS, 0.0, &cfg()),
+            measure(&ramp, FS, 0.0, &from_zero)
+        );
     }
 
     #[test]

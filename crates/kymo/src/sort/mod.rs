@@ -103,9 +103,14 @@
 //! Measured on the unit's template (µV, the least-squares average of its spikes, amplitude
 //! scale 1 = the median spike), with `σ_T = σ/√n` the noise left in a template of `n`
 //! spikes:
+//! - **baseline**: every measurement is taken from the median of the template's first
+//!   `baseline_ms` (0.5 ms) when that stretch is flat (within the duration threshold below,
+//!   without its noise term), else from zero. A fibre firing at 20–80 Hz among others sits
+//!   on a few µV of their slow tails, which a reader does not count as its potential.
 //! - **peak-to-peak** amplitude, µV.
 //! - **duration**: from the first to the last sample whose magnitude reaches
-//!   `max(duration_fraction · p2p, noise_k · σ_T)` (default 2 % of p2p and 3 σ_T), walking out
+//!   `max(duration_fraction · p2p, noise_k · σ_T, duration_min_uv)` (default 2 % of p2p,
+//!   3 σ_T and 2.5 µV), walking out
 //!   from the peak and stopping at a quiet gap longer than `max_gap_ms`. This follows the
 //!   clinical definition, "from the initial deflection from baseline to the final return to
 //!   baseline" (Stålberg et al., "Quantitative analysis of individual motor unit potentials:
@@ -138,7 +143,8 @@
 //!    `single_fibre_max_phases`, peak-to-peak at most `single_fibre_max_p2p_uv` (brief:
 //!    fibrillation potentials 1–5 ms, bi/triphasic, 20–200 µV, rarely to 1 mV). Fibrillation
 //!    potentials are initially positive, endplate spikes initially negative: both are single
-//!    fibres; [`Unit::first_phase`] tells them apart for the pattern stage.
+//!    fibres; [`Unit::first_phase`] tells them apart for the pattern stage. An initially
+//!    negative one lasts at most `endplate_max_duration_ms` (endplate spikes: 3–4 ms).
 //! 3. [`WaveformClass::Complex`]: at least `complex_min_phases` phases whose mean width
 //!    at half height lies in `complex_phase_ms`, the second-largest at least
 //!    `complex_min_peak_ratio` of the largest, peak-to-peak at most `complex_max_p2p_uv`:

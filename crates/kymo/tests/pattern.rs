@@ -245,6 +245,59 @@ fn stray_and_missed_potentials_keep_f1_above_0_85() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
+/// A neuromyotonic discharge whose waning tail the detector catches only in short runs
+/// (every second half of each discharge keeps runs of 3 potentials and loses the next 12,
+/// silences of 40–90 ms at 150–300 Hz) is still one neuromyotonic discharge, not a
+/// discharge and a string of unclassified fragments.
+#[test]
+fn a_neuromyotonic_tail_in_fragments_stays_one_discharge() {
+    for seed in SEEDS {
+        let t = truth("neuromyotonia", 60.0, seed);
+        let (units, mut p) = perfect(&t).swap_remove(0);
+        let tails: Vec<(f64, f64)> = t
+            .events
+            .iter()
+            .map(|e| ((e.first_s + e.last_s) / 2.0, e.last_s))
+            .collect();
+        let mut k = 0usize;
+        p.retain(|x| {
+            if !tails.iter().any(|&(a, b)| x.time_s >= a && x.time_s <= b) {
+                return true;
+            }
+            k += 1;
+            k % 15 < 3
+        });
+        let (patterns, rep) = analyse(&t, &[(units, p)]);
+        let nmt = rep
+            .discharges
+            .per_class
+            .iter()
+            .find(|c| c.class == DischargeClass::Neuromyotonic)
+            .expect("scored");
+        let unclassified = patterns[0]
+            .discharges
+            .iter()
+            .filter(|d| d.class == DischargeClass::Unclassified)
+            .count();
+        assert!(
+            nmt.f1.unwrap_or(0.0) >= MIN_CLASS_F1 && unclassified == 0,
+            "seed {seed}: neuromyotonic true {} pred {} F1 {:?}, {unclassified} unclassified\ntrue: {:?}\nfound: {:?}",
+            nmt.n_true,
+            nmt.n_pred,
+            nmt.f1,
+            t.events
+                .iter()
+                .map(|e| format!("{:.3}-{:.3}", e.first_s, e.last_s))
+                .collect::<Vec<_>>(),
+            patterns[0]
+                .discharges
+                .iter()
+                .map(|d| format!("{} {:.3}-{:.3} n {}", d.class.name(), d.start_s, d.end_s, d.features.n_potentials))
+                .collect::<Vec<_>>()
+        );
+    }
+}
+
 /// An artefact in the middle of trains does not split them: each fibrillation and regular
 /// train is still one discharge, and potentials inside the artefact are dropped.
 #[test]

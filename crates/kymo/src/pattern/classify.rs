@@ -498,7 +498,16 @@ pub(crate) fn score_segment(f: &Features, u: &UnitInput, cfg: &PatternConfig) ->
         let c = &cfg.neuromyotonic;
         let mut r = Rule::new(sc);
         waveform(&mut r, C::Neuromyotonic, u, true);
-        r.range("rate (Hz)", f.rate_hz, c.rate_hz[0], c.rate_hz[1], true);
+        // The rate where it fires: the median interval's, so potentials lost in the waning
+        // tail (silences inside the discharge) do not lower it as they lower the mean.
+        let median_rate = f.interval_median_ms.filter(|m| *m > 0.0).map(|m| 1e3 / m);
+        r.range(
+            "median rate (Hz)",
+            median_rate,
+            c.rate_hz[0],
+            c.rate_hz[1],
+            true,
+        );
         r.at_least("potentials", Some(n), c.min_potentials, true);
         r.table(
             "amplitude waning",

@@ -128,6 +128,10 @@ pub struct SegmentationConfig {
     /// …and at least this length, s. Default 0.3 (kymo: longer than myokymic bursts of
     /// 2–10 potentials at 20–40 Hz, 25–450 ms, mostly).
     pub sustained_s: f64,
+    /// …at a mean rate of at least this, Hz. Default 4 (brief: voluntary units start
+    /// firing at about 5–7 Hz, cramp units fire at ~6–25 Hz; a unit firing a handful of
+    /// potentials a second apart — fasciculating — is not taking part in a contraction).
+    pub sustained_min_rate_hz: f64,
     /// Sustained segments of different units closer than this join one multi-unit
     /// episode, s. Default 0.25 (kymo).
     pub join_s: f64,
@@ -145,6 +149,13 @@ pub struct SegmentationConfig {
     /// Default 12 (kymo: a neuromyotonic discharge lasts seconds and its silences too, so
     /// tens of ms without sorted potentials inside it are missed potentials).
     pub bridge_max_intervals: f64,
+    /// A neuromyotonic discharge takes in the unit's fast fragments (unclassified runs at
+    /// `bridge_min_rate_hz` or more, and single potentials) that follow it with silences of
+    /// at most this, s. Default 0.5 (brief: the discharge wanes and then stops abruptly;
+    /// its waning potentials fall below the detection threshold one by one, so its tail
+    /// reaches the detector as fragments of the same unit at the same rate, each
+    /// unclassifiable alone; kymo).
+    pub tail_join_s: f64,
 }
 
 impl Default for SegmentationConfig {
@@ -166,11 +177,13 @@ impl Default for SegmentationConfig {
             slow_tolerance: 0.2,
             sustained_potentials: 4,
             sustained_s: 0.3,
+            sustained_min_rate_hz: 4.0,
             join_s: 0.25,
             bridge_min_rate_hz: 120.0,
             bridge_rate_tolerance: 0.2,
             bridge_min_side: 6,
             bridge_max_intervals: 12.0,
+            tail_join_s: 0.5,
         }
     }
 }
@@ -440,7 +453,7 @@ impl Default for DoubletRule {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct NeuromyotonicRule {
-    /// Mean rate, Hz. Default [150, 300] (brief).
+    /// Rate at the median interval, Hz. Default [150, 300] (brief).
     pub rate_hz: Range,
     /// Fewest potentials. Default 10 (kymo).
     pub min_potentials: f64,
@@ -866,6 +879,11 @@ impl PatternConfig {
             s.bridge_rate_tolerance,
         )?;
         Check::non_negative("segmentation.bridge_max_intervals", s.bridge_max_intervals)?;
+        Check::non_negative("segmentation.tail_join_s", s.tail_join_s)?;
+        Check::non_negative(
+            "segmentation.sustained_min_rate_hz",
+            s.sustained_min_rate_hz,
+        )?;
 
         let c = &self.scoring;
         Check::above_one("scoring.margin", c.margin)?;

@@ -472,6 +472,41 @@ fn join_across_artefacts(tr: &Train, ss: Vec<Segment>, classes: &[DischargeClass
     out
 }
 
+/// Joins a neuromyotonic segment with the fragments of its waning tail: the unit's
+/// following segments that are unclassified and fast (median rate at least
+/// `bridge_min_rate_hz`) or single potentials, or neuromyotonic themselves, each after a
+/// silence of at most `tail_join_s` and not across an artefact.
+fn join_neuromyotonic_tails(
+    tr: &Train,
+    ss: Vec<Segment>,
+    classes: &[DischargeClass],
+    cfg: &config::SegmentationConfig,
+) -> Vec<Segment> {
+    let fast = |s: &Segment| {
+        s.len() == 1
+            || stats::median(&tr.isis(s.a, s.b)).is_some_and(|m| m * cfg.bridge_min_rate_hz <= 1.0)
+    };
+    let mut out: Vec<Segment> = Vec::with_capacity(ss.len());
+    let mut open = false;
+    for (s, &c) in ss.into_iter().zip(classes) {
+        if let Some(prev) = out.last_mut() {
+            let joins = open
+                && prev.b == s.a
+                && !tr.censored(prev.b - 1)
+                && tr.isi(prev.b - 1) <= cfg.tail_join_s
+                && (c == DischargeClass::Neuromyotonic
+                    || (c == DischargeClass::Unclassified && fast(&s)));
+            if joins {
+                prev.b = s.b;
+                continue;
+            }
+        }
+        open = c == DischargeClass::Neuromyotonic;
+        out.push(s);
+    }
+    out
+}
+
 /// Copies the unit context into a segment's features; `in_rhythm` for singles.
 fn apply_context(
     f: &mut Features,
@@ -542,6 +577,15 @@ pub fn analyze_channel(
         } else {
             ss
         };
+        // Only a train with fast runs can hold a neuromyotonic discharge.
+        let has_fast = (0..tr.len().saturating_sub(1))
+            .any(|i| tr.isi(i) * cfg.segmentation.bridge_min_rate_hz <= 1.0);
+        let ss = if has_fast && ss.len() > 1 {
+            let prelim = preliminary_classes(tr, &split, &ss, recording_s, cfg);
+            join_neuromyotonic_tails(tr, ss, &prelim, &cfg.segmentation)
+        } else {
+            ss
+        };
         let ctx = unit_context(tr, &split, &ss, recording_s, cfg);
         summaries.push(TrainSummary::new(tr, split, ss.len(), recording_s));
         for (i, s) in ss.iter().enumerate() {
@@ -551,7 +595,9 @@ pub fn analyze_channel(
             apply_context(&mut f, &ctx, prev, next, cfg.myokymic.single_rhythm_factor);
             let sustained = tr.unit.waveform == WaveformClass::MotorUnit
                 && s.len() >= cfg.segmentation.sustained_potentials
-                && f.duration_s >= cfg.segmentation.sustained_s;
+                && f.duration_s >= cfg.segmentation.sustained_s
+                && f.rate_hz
+                    .is_some_and(|r| r >= cfg.segmentation.sustained_min_rate_hz);
             segs.push(Seg {
                 tr: k,
                 seg: *s,

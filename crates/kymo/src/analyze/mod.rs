@@ -834,7 +834,9 @@ fn sort_chunk(
                 .filter(|&&id| id != u32::MAX)
             {
                 Some(&id) => potentials.push(PotentialInput {
-                    time_s: chunk.samples[i] as f64 / rate,
+                    time_s: (chunk.samples[i] as f64
+                        + peak_jump(&s, i, dcfg.waveform_pre, rate) as f64)
+                        / rate,
                     unit: id,
                     amplitude_uv: peak(i).abs(),
                 }),
@@ -988,6 +990,52 @@ fn lengthen_truncated(
         }
         let long: Vec<f32> = sum.iter().map(|v| (v / n as f64) as f32).collect();
         sort::remeasure_long(u, &long, pre, n, rate, sigma as f64, scfg);
+    }
+}
+
+/// How large another extremum of a template must be, relative to its main peak, for a
+/// detection on it to be moved to the main peak (kymo: the phases of a complex are of about
+/// one size, its second phase 0.6–1 of the largest (sort's complex criterion); a motor
+/// unit potential's main spike dominates).
+const PEAK_JUMP_FRACTION: f32 = 0.5;
+
+/// How far the detection may sit from the template's extremum, ms (kymo: noise moves a
+/// detected peak by a sample or two at 20 kHz).
+const PEAK_JUMP_SLACK_MS: f64 = 0.1;
+
+/// The correction, samples, from spike `i`'s detection to its unit's reference point, for
+/// the units whose waveform is a complex: the template fit's shift when the detection
+/// sits on (within `PEAK_JUMP_SLACK_MS` of) a
+/// large extremum of the template — the main peak, or another one: the detector marks the
+/// largest peak, which in a complex of spikes of about one size moves from spike to spike,
+/// so a perfectly regular discharge would look jittery — else 0 (a shift that puts the
+/// detection on a small part of the template is a fit pulled by an overlapping potential,
+/// not a moved peak). Other units keep their detections: in a neuromyotonic train of
+/// overlapping polyphasic potentials the fitted shifts moved good detections away from the
+/// truth (simulated `mixed`, 20 dB: potential precision 0.99 → 0.96).
+fn peak_jump(s: &sort::Sorting, i: usize, pre: usize, rate_hz: f64) -> i32 {
+    let shift = s.shifts[i];
+    let Some(u) = s.labels[i].and_then(|id| s.units.iter().find(|u| u.id == id)) else {
+        return 0;
+    };
+    if u.class != sort::WaveformClass::Complex {
+        return 0;
+    }
+    let t = &u.template;
+    let slack = (PEAK_JUMP_SLACK_MS * 1e-3 * rate_hz).round() as i64;
+    let at = pre as i64 - shift as i64;
+    let (lo, hi) = (
+        (at - slack).max(0) as usize,
+        (at + slack + 1).max(0) as usize,
+    );
+    let (Some(near), Some(main)) = (t.get(lo..hi.min(t.len())), t.get(pre)) else {
+        return 0;
+    };
+    let largest = near.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+    if shift != 0 && largest >= PEAK_JUMP_FRACTION * main.abs() {
+        shift
+    } else {
+        0
     }
 }
 

@@ -274,6 +274,12 @@ pub struct Sorting {
     /// Per input spike: its unit id, or `None` for noise, artefacts and spikes that no
     /// template (or pair of templates) explains.
     pub labels: Vec<Option<u32>>,
+    /// Per input spike: where its unit's template sits against the detection, samples
+    /// (the template's reference point is at the spike's sample plus this; 0 when
+    /// unlabelled). A detector marks the largest peak, which in a complex of several
+    /// spikes of about one size moves from one spike to another; the template fit does
+    /// not.
+    pub shifts: Vec<i32>,
     /// Potentials found by resolving overlaps, not detected themselves: `(sample index of
     /// the potential's peak, unit id)`, in time order.
     pub extra_spikes: Vec<(u64, u32)>,
@@ -1055,6 +1061,7 @@ pub fn sort(input: &SortInput, cfg: &ValidSortConfig) -> Result<Sorting> {
     let mut out = Sorting {
         units: Vec::new(),
         labels: vec![None; n],
+        shifts: vec![0; n],
         extra_spikes: Vec::new(),
         warnings: Vec::new(),
     };
@@ -1392,8 +1399,12 @@ pub fn sort(input: &SortInput, cfg: &ValidSortConfig) -> Result<Sorting> {
             class_reason,
         });
     }
-    for (lab, f) in out.labels.iter_mut().zip(&fits) {
+    for ((lab, shift), f) in out.labels.iter_mut().zip(&mut out.shifts).zip(&fits) {
         *lab = f.and_then(|f| id_of[f.unit]);
+        *shift = match (*lab, f) {
+            (Some(_), Some(f)) => f.shift,
+            _ => 0,
+        };
     }
     out.extra_spikes = extras
         .iter()

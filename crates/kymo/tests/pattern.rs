@@ -514,3 +514,66 @@ fn bad_input_is_counted_not_fatal() {
     let empty = analyze_channel(&[], &[], 0.0, &[], &cfg());
     assert!(empty.discharges.is_empty() && empty.trains.is_empty());
 }
+
+/// Four units firing single discharges at random (Poisson, 0.15/s each, 120 s) are
+/// fasciculating; the same units discharging within 0.3 s of each other at three moments
+/// (a contraction starting, as at the onsets of the real surface recording `emg_1.txt`)
+/// are not called fasciculations there.
+#[test]
+fn units_discharging_together_are_not_fasciculations() {
+    let mut rng = ChaCha8Rng::seed_from_u64(2026);
+    let units: Vec<UnitInput> = (0..4)
+        .map(|id| UnitInput {
+            id,
+            waveform: WaveformClass::MotorUnit,
+            p2p_uv: 600.0,
+            duration_ms: 10.0,
+            phases: 3,
+            first_phase_positive: false,
+        })
+        .collect();
+    let mut pots = Vec::new();
+    for u in &units {
+        let mut t = 0.0;
+        loop {
+            t += -(1.0 - rng.random::<f64>()).ln() / 0.15;
+            if t >= 120.0 {
+                break;
+            }
+            pots.push(PotentialInput {
+                time_s: t,
+                unit: u.id,
+                amplitude_uv: 600.0,
+            });
+        }
+    }
+    let onsets = [30.0, 70.0, 100.0];
+    for &at in &onsets {
+        for (k, u) in units.iter().chain(&units[..2]).enumerate() {
+            pots.push(PotentialInput {
+                time_s: at + 0.05 * k as f64,
+                unit: u.id,
+                amplitude_uv: 600.0,
+            });
+        }
+    }
+    pots.sort_by(|a, b| a.time_s.total_cmp(&b.time_s));
+    let r = analyze_channel(&units, &pots, 120.0, &[], &cfg());
+    let near_onset = |t: f64| onsets.iter().any(|&o| t >= o - 0.01 && t <= o + 0.3);
+    let fasc: Vec<f64> = r
+        .discharges
+        .iter()
+        .filter(|d| d.class == DischargeClass::Fasciculation)
+        .map(|d| d.first_s)
+        .collect();
+    assert!(
+        fasc.iter().all(|&t| !near_onset(t)),
+        "fasciculations at the onsets: {fasc:?}"
+    );
+    let elsewhere = pots.iter().filter(|p| !near_onset(p.time_s)).count();
+    assert!(
+        fasc.len() * 10 >= elsewhere * 8,
+        "{} of {elsewhere} random single discharges called fasciculations",
+        fasc.len()
+    );
+}

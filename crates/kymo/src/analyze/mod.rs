@@ -825,6 +825,9 @@ fn sort_chunk(
         };
         let mut s = sort::sort(&input, &cfg.sort)?;
         lengthen_truncated(&mut s, chunk, dcfg, sigma, &cfg.sort);
+        if dcfg.kind == Kind::Surface {
+            surface_units_are_motor_units(&mut s);
+        }
         let ids = linker.add_chunk(&s.units, dcfg.waveform_pre);
         let rate = dcfg.rate_hz;
         let peak = |row: usize| chunk.waveforms[row * width + dcfg.waveform_pre];
@@ -990,6 +993,22 @@ fn lengthen_truncated(
         }
         let long: Vec<f32> = sum.iter().map(|v| (v / n as f64) as f32).collect();
         sort::remeasure_long(u, &long, pre, n, rate, sigma as f64, scfg);
+    }
+}
+
+/// On a surface recording every unit is a motor unit (or a group of them): surface EMG
+/// cannot resolve single-fibre potentials (brief), so a brief, small surface waveform is
+/// not a fibrillation potential, a positive sharp wave or the complex of a complex
+/// repetitive discharge.
+fn surface_units_are_motor_units(s: &mut sort::Sorting) {
+    for u in s.units.iter_mut() {
+        if u.class != sort::WaveformClass::MotorUnit {
+            u.class_reason = format!(
+                "motor unit: a surface recording does not resolve single-fibre potentials (the template alone would say {})",
+                u.class_reason
+            );
+            u.class = sort::WaveformClass::MotorUnit;
+        }
     }
 }
 

@@ -507,6 +507,49 @@ fn join_neuromyotonic_tails(
     out
 }
 
+/// Calls unclassified the fasciculations that come with others of several units at once
+/// (see `FasciculationRule::together_potentials`); `discharges` is sorted by start.
+fn units_together_are_not_fasciculating(
+    discharges: &mut [Discharge],
+    c: &config::FasciculationRule,
+) {
+    let fasc: Vec<usize> = (0..discharges.len())
+        .filter(|&i| discharges[i].class == DischargeClass::Fasciculation)
+        .collect();
+    let mut together = vec![false; fasc.len()];
+    let mut a = 0;
+    for b in 0..fasc.len() {
+        while discharges[fasc[b]].first_s - discharges[fasc[a]].first_s > c.together_s {
+            a += 1;
+        }
+        let mut units: Vec<u32> = fasc[a..=b]
+            .iter()
+            .flat_map(|&i| discharges[i].units.iter().copied())
+            .collect();
+        units.sort_unstable();
+        units.dedup();
+        if b + 1 - a >= c.together_potentials && units.len() >= c.together_units {
+            together[a..=b].iter_mut().for_each(|t| *t = true);
+        }
+    }
+    for (k, &i) in fasc.iter().enumerate() {
+        if !together[k] {
+            continue;
+        }
+        let d = &mut discharges[i];
+        d.runner_up = Some(RunnerUp {
+            class: DischargeClass::Fasciculation,
+            score: d.score,
+        });
+        d.class = DischargeClass::Unclassified;
+        d.confidence = 0.0;
+        d.evidence = format!(
+            "{}; but {} or more single discharges of {} or more units came within {} s of each other: a contraction starting, not fasciculations",
+            d.evidence, c.together_potentials, c.together_units, c.together_s
+        );
+    }
+}
+
 /// Copies the unit context into a segment's features; `in_rhythm` for singles.
 fn apply_context(
     f: &mut Features,
@@ -715,6 +758,7 @@ pub fn analyze_channel(
         ));
     }
     discharges.sort_by(|a, b| a.start_s.total_cmp(&b.start_s).then(a.units.cmp(&b.units)));
+    units_together_are_not_fasciculating(&mut discharges, &cfg.fasciculation);
     let summary = summary::summarize(&discharges, &trains, recording_s, stray, diag, cfg);
     ChannelPattern {
         discharges,

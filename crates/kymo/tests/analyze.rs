@@ -255,6 +255,17 @@ fn real_voluntary_surface_recordings_have_no_pathological_discharge() {
         for ch in &a.channels {
             let bad = pathological(ch);
             assert!(bad.is_empty(), "{file} {}: {bad:#?}", ch.label);
+            // Surface EMG does not resolve single-fibre potentials (brief).
+            for u in &ch.units {
+                assert_eq!(
+                    u.measured.class,
+                    kymo::sort::WaveformClass::MotorUnit,
+                    "{file} {} unit {}: {}",
+                    ch.label,
+                    u.measured.id,
+                    u.measured.class_reason
+                );
+            }
         }
     }
 }

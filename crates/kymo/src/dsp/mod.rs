@@ -315,7 +315,9 @@ pub struct Filter {
 /// then is reused without allocating.
 #[derive(Debug, Default, Clone)]
 pub struct Scratch {
+    /// The signal or block, padded, in f64 (both stages run in place in it).
     ext: Vec<f64>,
+    /// The comb's inputs of one period that its in-place run still needs.
     a: Vec<f64>,
     b: Vec<f64>,
 }
@@ -483,22 +485,47 @@ impl Filter {
         }
     }
 
-    /// The filtered signal in f64, inside `scratch`.
+    /// The filtered signal in f64, inside `scratch`: one f64 buffer of the block's length
+    /// plus the padding, both stages running in place in it.
     fn run<'s>(&self, x: &[f32], scratch: &'s mut Scratch) -> &'s [f64] {
         let n = x.len();
-        let pad = self.sos.filtfilt_f64(x, &mut scratch.ext);
         let Some(c) = &self.comb else {
+            let pad = self.sos.filtfilt_f64(x, &mut scratch.ext);
             return &scratch.ext[pad..pad + n];
         };
+        // The band-pass's padded signal sits `room` samples into the buffer, so that the
+        // comb's longer padding fits around its output.
+        let pad = self.sos.default_padlen().min(n.saturating_sub(1));
         let pc = c.default_padlen().min(n.saturating_sub(1));
-        sos::odd_extend(&scratch.ext[pad..pad + n], pc, &mut scratch.a);
-        // Every element is written by `run`, so stale contents need no clearing.
-        scratch.b.resize(scratch.a.len(), 0.0);
-        c.run(&scratch.a, &mut scratch.b);
+        let room = pc.saturating_sub(pad);
+        let total = n + 2 * (pad + room);
+        let ext = &mut scratch.ext;
+        ext.clear();
+        if ext.capacity() < total {
+            // Free the smaller buffer before allocating (no doubling, no two at once).
+            *ext = Vec::new();
+            ext.reserve_exact(total);
+        }
+        ext.resize(room, 0.0);
+        sos::odd_extend_onto(x, pad, ext);
+        ext.resize(total, 0.0);
+        self.sos
+            .filtfilt_extended(&mut ext[room..room + n + 2 * pad]);
+        // scipy's odd extension of the band-pass output by `pc`, written around it.
+        let s0 = room + pad;
+        if n > 0 {
+            let (first, last) = (ext[s0], ext[s0 + n - 1]);
+            for i in 1..=pc {
+                ext[s0 - i] = 2.0 * first - ext[s0 + i];
+                ext[s0 + n - 1 + i] = 2.0 * last - ext[s0 + n - 1 - i];
+            }
+        }
+        let region = &mut ext[s0 - pc..s0 + n + pc];
+        c.run_inplace(region, &mut scratch.a, &mut scratch.b);
         // Backward pass, starting in the steady state for the forward output's last value
         // (scipy's `zi * y[-1]`).
-        c.run_backward(&scratch.b, &mut scratch.a);
-        &scratch.a[pc..pc + n]
+        c.run_backward_inplace(region, &mut scratch.a, &mut scratch.b);
+        &scratch.ext[s0..s0 + n]
     }
 
     /// Plans block-wise filtering of a signal of `n_samples`: blocks own consecutive,

@@ -185,8 +185,13 @@ impl Sos {
 /// `2·x[0] − x[pad..1]`, then `x`, then `2·x[n−1] − x[n−2..n−pad−1]`. Requires `pad < x.len()`
 /// (or both zero).
 pub fn odd_extend<T: Copy + Into<f64>>(x: &[T], pad: usize, ext: &mut Vec<f64>) {
-    let n = x.len();
     ext.clear();
+    odd_extend_onto(x, pad, ext);
+}
+
+/// [`odd_extend`] appended to what `ext` already holds.
+pub fn odd_extend_onto<T: Copy + Into<f64>>(x: &[T], pad: usize, ext: &mut Vec<f64>) {
+    let n = x.len();
     if n == 0 {
         return;
     }

@@ -43,8 +43,12 @@
 //!    firing twice a minute; a Gaussian mixture with BIC splits a unit whose amplitude wanes
 //!    into several; the unimodality criterion has neither problem.
 //! 3. **Refinement**, on at most `max_cluster_spikes` spikes taken as runs of consecutive
-//!    ones (so their neighbours are there), until almost no spike changes unit and no
-//!    template moves by 1 % (at most `refine_iterations` rounds):
+//!    ones (so their neighbours are there), until the labels have settled: two rounds
+//!    (`refine_settled_rounds`) without a unit added or removed in which almost no spike
+//!    changes unit or verdict (`refine_moved_fraction`, spikes flipping back to their label
+//!    of two rounds before not counted), or `refine_patience` rounds in which the number of
+//!    spikes changing unit stops falling (units trading spikes without settling); at most
+//!    `refine_iterations` rounds:
 //!    - assign each spike to its nearest template (least squares with a free amplitude and
 //!      sub-sample shift, over each template's support and its candidate alignments; `fit`),
 //!      in time order, after subtracting the fitted potentials of its detected neighbours
@@ -842,14 +846,6 @@ fn remap(
 /// Rounds of re-clustering each cluster in its own principal components.
 const REFINE_DEPTH: usize = 2;
 
-/// Largest relative change of any template in the last re-estimation for the refinement to
-/// count as converged.
-const CONVERGED_TEMPLATE_CHANGE: f64 = 0.01;
-
-/// Spikes (as a fraction of all) that may still change unit between two passes for the
-/// refinement to count as converged.
-const CONVERGED_FRACTION: f64 = 0.002;
-
 /// Lag range, ms, within which a small cluster's template is tested as the overlap of two
 /// others (myokymic bursts of two units often overlap by a few ms).
 const OVERLAP_TEMPLATE_LAG_MS: f64 = 5.0;
@@ -1205,9 +1201,15 @@ pub fn sort(input: &SortInput, cfg: &ValidSortConfig) -> Result<Sorting> {
     let prune_w = samples_of(c.overlap_max_shift_ms).min(l as f64) as i32;
     let mut spread = Vec::new();
     let mut log_sd: Vec<f64> = Vec::new();
+    // Labels of the refined spikes after the previous two rounds (`None` across a change of
+    // the units, whose indices then mean something else).
     let mut prev: Option<Vec<(Option<usize>, Status)>> = None;
+    let mut prev2: Option<Vec<(Option<usize>, Status)>> = None;
+    let mut settled_rounds = 0;
+    // Fewest spikes that changed unit between two rounds since the units last changed, and
+    // the rounds since.
+    let (mut least_moved, mut stalled_rounds) = (usize::MAX, 0);
     let mut changed_before = false;
-    let mut template_change = f64::INFINITY;
     // The refinement runs on at most `max_cluster_spikes` spikes in runs of consecutive ones
     // (so that their neighbours are there to be peeled); the last two passes cover all.
     let refine = refine_set(&valid_idx, c.max_cluster_spikes);
@@ -1252,22 +1254,38 @@ pub fn sort(input: &SortInput, cfg: &ValidSortConfig) -> Result<Sorting> {
                 changed = true;
             }
         }
-        // Converged: no unit added or removed since the previous pass and almost no spike
-        // changed unit or verdict.
+        // Settled: no unit added or removed since the previous pass and almost no spike
+        // changed unit or verdict, not counting those back to their label of two rounds
+        // before (oscillating); converged after `refine_settled_rounds` settled rounds.
         let labels: Vec<(Option<usize>, Status)> = refine
             .iter()
             .map(|&i| (fits[i].map(|f| f.unit), status[i]))
             .collect();
-        if let (false, Some(p)) = (changed, &prev) {
-            let moved = p.iter().zip(&labels).filter(|(a, b)| a != b).count();
-            if (moved as f64) <= CONVERGED_FRACTION * refine.len() as f64
-                && template_change <= CONVERGED_TEMPLATE_CHANGE
-            {
-                break;
+        let settled = !changed
+            && prev.as_ref().is_some_and(|p| {
+                let back = |j: usize| prev2.as_ref().is_some_and(|q| q[j] == labels[j]);
+                let moved = (0..labels.len())
+                    .filter(|&j| p[j] != labels[j] && !back(j))
+                    .count();
+                moved as f64 <= c.refine_moved_fraction * labels.len() as f64
+            });
+        settled_rounds = if settled { settled_rounds + 1 } else { 0 };
+        // Stalled: the units unchanged, and the number of spikes changing unit not below its
+        // lowest for `refine_patience` rounds (units trading spikes without settling).
+        if changed {
+            (least_moved, stalled_rounds) = (usize::MAX, 0);
+        } else if let Some(p) = &prev {
+            let moved = (0..labels.len()).filter(|&j| p[j].0 != labels[j].0).count();
+            if moved < least_moved {
+                (least_moved, stalled_rounds) = (moved, 0);
+            } else {
+                stalled_rounds += 1;
             }
         }
+        if settled_rounds >= c.refine_settled_rounds || stalled_rounds >= c.refine_patience {
+            break;
+        }
         // Re-estimate the templates, re-centre them, merge copies of one unit.
-        let before = templates.clone();
         counts = refit_templates(&ctx, &mut templates, &fits, &status, c);
         for (u, t) in templates.iter_mut().enumerate() {
             let moved = recentre(t, pre);
@@ -1279,15 +1297,6 @@ pub fn sort(input: &SortInput, cfg: &ValidSortConfig) -> Result<Sorting> {
                 }
             }
         }
-        // How much the templates moved (relative), before any merge.
-        template_change = templates
-            .iter()
-            .zip(&before)
-            .map(|(a, b)| {
-                let d: f64 = a.iter().zip(b).map(|(x, y)| ((x - y) as f64).powi(2)).sum();
-                (d / linalg::dot(b, b).max(f64::MIN_POSITIVE)).sqrt()
-            })
-            .fold(0.0, f64::max);
         let map = merge_similar(&templates, &fits, c, merge_shift);
         if map.iter().any(|m| m.is_none()) {
             remap(&mut templates, &mut counts, &mut fits, &map);
@@ -1295,7 +1304,11 @@ pub fn sort(input: &SortInput, cfg: &ValidSortConfig) -> Result<Sorting> {
             changed = true;
         }
         changed_before = changed;
-        prev = (!changed).then_some(labels);
+        if changed {
+            (prev, prev2) = (None, None);
+        } else {
+            prev2 = prev.replace(labels);
+        }
     }
     // Final passes over every spike: a lenient one when the refinement saw only a subset
     // (so that every spike's neighbours have fits to peel), then the strict one that

@@ -111,9 +111,12 @@ pub struct SortConfig {
     /// change unit between two rounds has not fallen below its lowest for this many rounds:
     /// units trading spikes back and forth without settling (a catch-all unit whose spread of
     /// amplitudes, and so its amplitude prior, grows with what it takes from its
-    /// neighbours), where more rounds give another arrangement, not a better one. Default 8
+    /// neighbours), where more rounds give another arrangement, not a better one. Default 12
     /// (kymo: at 5 or 6 one `rest` recording of the accuracy check (seed 11, 10 dB) gained
-    /// a spurious discharge; at 8 no 10 dB class of the accuracy table dropped).
+    /// a spurious discharge; at 8 complex repetitive discharges at 10 dB fell from 0.88 to
+    /// 0.71 F1 once their potentials were timed by the template fit, at 12 the table's mean
+    /// was 0.547 against 0.549 with no early stop, and no 10 dB class dropped but `mixed`'s
+    /// neuromyotonic, by one seed).
     pub refine_patience: usize,
     /// A unit must explain its spikes better than the other units can (singly or as two
     /// overlapping potentials) by more than `unit_penalty · m · σ² · ln N` in total, `m` the
@@ -183,7 +186,7 @@ impl Default for SortConfig {
             refine_iterations: 25,
             refine_settled_rounds: 2,
             refine_moved_fraction: 0.002,
-            refine_patience: 8,
+            refine_patience: 12,
             unit_penalty: 1.0,
             overlap_unit_fraction: 0.9,
             template_max_spikes: 300,

@@ -28,9 +28,12 @@
 //! # Between sorting and the pattern stages
 //!
 //! Per chunk: one detection per potential (the largest within a few ms), sorting, units
-//! whose initially positive template runs off the end of the window measured again on a
-//! 100 ms average (a positive sharp wave's slow phase outlasts the window), linking, and
-//! potentials recovered in each unit's rhythm ([`RecoverConfig`]). Over the whole channel:
+//! whose initially positive template runs off the end of the window measured again on an
+//! average of up to 100 ms, stopping before the unit's next potential (a positive sharp
+//! wave's slow phase outlasts the window), on a surface recording every unit a motor unit,
+//! linking, each potential of a complex timed at the complex's main peak (the detector
+//! marks whichever of its spikes is largest), and potentials recovered in each unit's
+//! rhythm ([`RecoverConfig`]). Over the whole channel:
 //! runs faster than any unit fires become artefacts, one-phase templates are dropped,
 //! time-locked units become one complex ([`ComplexConfig`]), and single-fibre units holding
 //! several interleaved regular trains are split by rhythm ([`InterleaveConfig`]).

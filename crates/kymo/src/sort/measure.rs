@@ -91,13 +91,14 @@ pub(crate) fn measure(
         return None;
     }
     // The baseline: the head of the window when it is flat (within the duration
-    // threshold without the noise term: a noisy head is not trusted); a head that moves is part of the potential (the end of a complex's
+    // threshold without the noise term, over three times `baseline_ms`: a noisy head is not
+    // trusted); a head that moves is part of the potential (the end of a complex's
     // previous cycle, say), and then the measurement starts from zero. Exact zeros at the
     // ends are the padding of a re-centred template, at the baseline by definition.
     let lead = t.iter().take_while(|v| **v == 0.0).count();
     let trail = t[lead..].iter().rev().take_while(|v| **v == 0.0).count();
     let body = lead..t.len() - trail;
-    let base_n = ((cfg.baseline_ms * 1e-3 * rate_hz).round() as usize).min(body.len() / 4);
+    let base_n = ((cfg.baseline_ms * 1e-3 * rate_hz).round() as usize).min(body.len() / 6);
     let baseline = if base_n == 0 {
         0.0
     } else {
@@ -106,9 +107,15 @@ pub(crate) fn measure(
             .fold((f32::MIN, f32::MAX), |(h, l), &v| (h.max(v), l.min(v)));
         let mut head = t[lead..lead + base_n].to_vec();
         head.sort_by(f32::total_cmp);
+        let level = head[base_n / 2];
+        // Flat over the baseline stretch and twice as long again after it: a slow lead-in
+        // into the potential (a ramp) is not a baseline, however flat its first samples.
         let flat_within = (cfg.duration_fraction * (hi - lo) as f64).max(cfg.duration_min_uv);
-        if ((head[base_n - 1] - head[0]) as f64) <= flat_within {
-            head[base_n / 2]
+        let flat = t[lead..lead + 3 * base_n]
+            .iter()
+            .all(|v| ((v - level).abs() as f64) <= flat_within);
+        if flat {
+            level
         } else {
             0.0
         }
@@ -507,6 +514,23 @@ mod tests {
         assert_eq!(
             measure(&ramp, FS, 0.0, &cfg()),
             measure(&ramp, FS, 0.0, &from_zero)
+        );
+        // A slow lead-in whose first 0.5 ms move less than the threshold (a 1 mV motor
+        // unit potential of a facial myokymic burst riding on the one before) is not a
+        // baseline either: the potential keeps its two phases.
+        let lead_in = pwl(
+            &[
+                (0.0, 60.0),
+                (2.0, 108.0),
+                (3.0, -890.0),
+                (4.0, 40.0),
+                (8.0, 30.0),
+            ],
+            10.0,
+        );
+        assert_eq!(
+            measure(&lead_in, FS, 0.0, &cfg()),
+            measure(&lead_in, FS, 0.0, &from_zero)
         );
     }
 

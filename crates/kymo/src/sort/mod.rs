@@ -108,8 +108,8 @@
 //! scale 1 = the median spike), with `σ_T = σ/√n` the noise left in a template of `n`
 //! spikes:
 //! - **baseline**: every measurement is taken from the median of the template's first
-//!   `baseline_ms` (0.5 ms) when that stretch is flat (within the duration threshold below,
-//!   without its noise term), else from zero. A fibre firing at 20–80 Hz among others sits
+//!   `baseline_ms` (0.5 ms) when that stretch and twice as long after it are flat (within
+//!   the duration threshold below, without its noise term), else from zero. A fibre firing at 20–80 Hz among others sits
 //!   on a few µV of their slow tails, which a reader does not count as its potential.
 //! - **peak-to-peak** amplitude, µV.
 //! - **duration**: from the first to the last sample whose magnitude reaches

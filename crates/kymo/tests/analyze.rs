@@ -8,7 +8,7 @@
 #![allow(clippy::unwrap_used)] // test helpers fail loudly by design
 
 use kymo::analyze::{analyze_file, analyze_samples, AnalysisConfig, ChannelAnalysis, ChannelInfo};
-use kymo::eval::{score, ChannelPrediction, EvalConfig, Prediction};
+use kymo::eval::{score, ChannelPrediction, ClassScores, EvalConfig, EvalReport, Prediction};
 use kymo::pattern::DischargeClass;
 use kymo::simulate::{self, truth::Truth, NoiseLevel, VecSink};
 
@@ -66,6 +66,15 @@ fn prediction(analyses: Vec<ChannelAnalysis>) -> Prediction {
     pred
 }
 
+/// The discharge score of `class` in an evaluation.
+fn class_score(r: &EvalReport, class: DischargeClass) -> &ClassScores {
+    r.discharges
+        .per_class
+        .iter()
+        .find(|c| c.class == class)
+        .unwrap()
+}
+
 #[test]
 fn rest_gives_no_discharge() {
     for seed in SEEDS {
@@ -89,12 +98,7 @@ fn facial_myokymia_at_10_db() {
     for seed in SEEDS {
         let (truth, pred) = run("myokymia-facial", seed, 10.0);
         let r = score(&truth, &pred, &cfg);
-        let myo = r
-            .discharges
-            .per_class
-            .iter()
-            .find(|c| c.class == DischargeClass::Myokymic)
-            .unwrap();
+        let myo = class_score(&r, DischargeClass::Myokymic);
         let f1 = myo.f1.unwrap_or(0.0);
         assert!(f1 >= 0.90, "seed {seed}: myokymic F1 {f1:.3} ({myo:?})");
     }
@@ -110,14 +114,7 @@ fn myotonic_discharges_are_not_myokymic() {
     for seed in SEEDS {
         let (truth, pred) = run("myotonia", seed, 10.0);
         let r = score(&truth, &pred, &cfg);
-        let f1 = |class| {
-            r.discharges
-                .per_class
-                .iter()
-                .find(|c| c.class == class)
-                .and_then(|c| c.f1)
-                .unwrap_or(0.0)
-        };
+        let f1 = |class| class_score(&r, class).f1.unwrap_or(0.0);
         assert!(
             f1(DischargeClass::Myotonic) >= 0.6,
             "seed {seed}: myotonic F1 {:.3}",
@@ -149,12 +146,7 @@ fn complex_repetitive_discharges_are_machine_regular() {
             .map(|d| (d.start_s, d.features.jitter))
             .collect();
         let r = score(&truth, &prediction(analyses), &cfg);
-        let crd = r
-            .discharges
-            .per_class
-            .iter()
-            .find(|c| c.class == DischargeClass::ComplexRepetitive)
-            .unwrap();
+        let crd = class_score(&r, DischargeClass::ComplexRepetitive);
         let f1 = crd.f1.unwrap_or(0.0);
         assert!(
             f1 >= 0.7,

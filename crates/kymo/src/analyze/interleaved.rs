@@ -358,6 +358,14 @@ mod tests {
             .collect()
     }
 
+    /// Lengths of the chains found in `t` with the default settings.
+    fn chain_lengths(t: &[f64]) -> Vec<usize> {
+        let cfg = InterleaveConfig::default();
+        dominant_period(t, &cfg)
+            .map(|p| chains(t, p, &cfg).iter().map(Vec::len).collect())
+            .unwrap_or_default()
+    }
+
     #[test]
     fn two_interleaved_fibres_are_two_chains() {
         let mut t = regular(0.013, 0.2, 100, 0.004);
@@ -386,15 +394,8 @@ mod tests {
                 x
             })
             .collect();
-        let cfg = InterleaveConfig::default();
-        let found = dominant_period(&t, &cfg)
-            .map(|p| chains(&t, p, &cfg))
-            .unwrap_or_default();
-        assert!(
-            found.is_empty(),
-            "{:?}",
-            found.iter().map(Vec::len).collect::<Vec<_>>()
-        );
+        let found = chain_lengths(&t);
+        assert!(found.is_empty(), "{found:?}");
     }
 
     #[test]
@@ -407,14 +408,7 @@ mod tests {
             let rate = 50.0 - 20.0 * (std::f64::consts::PI * x).cos();
             x += 1.0 / rate;
         }
-        let cfg = InterleaveConfig::default();
-        let found = dominant_period(&t, &cfg)
-            .map(|p| chains(&t, p, &cfg))
-            .unwrap_or_default();
-        assert!(
-            found.is_empty(),
-            "{:?}",
-            found.iter().map(Vec::len).collect::<Vec<_>>()
-        );
+        let found = chain_lengths(&t);
+        assert!(found.is_empty(), "{found:?}");
     }
 }

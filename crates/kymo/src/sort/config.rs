@@ -111,12 +111,14 @@ pub struct SortConfig {
     /// change unit between two rounds has not fallen below its lowest for this many rounds:
     /// units trading spikes back and forth without settling (a catch-all unit whose spread of
     /// amplitudes, and so its amplitude prior, grows with what it takes from its
-    /// neighbours), where more rounds give another arrangement, not a better one. Default 12
-    /// (kymo: at 5 or 6 one `rest` recording of the accuracy check (seed 11, 10 dB) gained
-    /// a spurious discharge; at 8 complex repetitive discharges at 10 dB fell from 0.88 to
-    /// 0.71 F1 once their potentials were timed by the template fit, at 12 the table's mean
-    /// was 0.547 against 0.549 with no early stop, and no 10 dB class dropped but `mixed`'s
-    /// neuromyotonic, by one seed).
+    /// neighbours), where more rounds give another arrangement, not a better one. Default 25,
+    /// as `refine_iterations`: off (kymo: at 8 one complex repetitive discharge of the
+    /// accuracy table was lost, 0.88 → 0.71 F1 at 10 dB; at 12 the table held (mean 0.549
+    /// against 0.545 without), but the `kymo demo` recording lost its complex repetitive
+    /// discharge to a merged unit and gained 28 false fasciculations from a residual unit,
+    /// macro-F1 0.50 → 0.27; at 5–6 one `rest` recording gained a spurious discharge. Where
+    /// such a sort stops is close to arbitrary; by default it runs all its rounds unless it
+    /// settles).
     pub refine_patience: usize,
     /// A unit must explain its spikes better than the other units can (singly or as two
     /// overlapping potentials) by more than `unit_penalty · m · σ² · ln N` in total, `m` the
@@ -186,7 +188,7 @@ impl Default for SortConfig {
             refine_iterations: 25,
             refine_settled_rounds: 2,
             refine_moved_fraction: 0.002,
-            refine_patience: 12,
+            refine_patience: 25,
             unit_penalty: 1.0,
             overlap_unit_fraction: 0.9,
             template_max_spikes: 300,

@@ -923,3 +923,87 @@ fn degenerate_inputs_never_panic() {
     let tiny: Vec<f32> = (0..n * 4).map(|i| (i % 4) as f32 * 50.0).collect();
     sort(&plain_input(&tiny, 4, 0, &times), &cfg).expect("four-sample windows");
 }
+
+/// A three-phase motor unit potential (µV) at time `t` ms from its main peak: a sharp main
+/// spike (negative, 0.3 ms wide) between two slow positive phases of `slow` × its size
+/// whose width `slow_ms` sets the potential's duration.
+fn muap(t: f64, amp: f64, slow: f64, slow_ms: f64) -> f64 {
+    let g = |x: f64, w: f64| (-(x / w).powi(2) / 2.0).exp();
+    amp * (-g(t, 0.3) + slow * (g(t + 1.5 * slow_ms, slow_ms) + g(t - 2.0 * slow_ms, slow_ms)))
+}
+
+/// Two units whose main spikes are the same and whose slow phases differ (an 8 ms and a
+/// 14 ms potential of one size) firing singly at random, as fasciculating units of one
+/// muscle do: the clustering's slope features see the same spike, and only the whole shape
+/// tells them apart. A user expects two units, each holding its own potentials.
+#[test]
+fn units_with_alike_main_spikes_and_different_slow_phases_are_two() {
+    // Each unit fires 30 times (brief: fasciculations are irregular and well under 1 Hz;
+    // 30 in a minute is the busy end), σ a fortieth of the main spike.
+    const PER_UNIT: usize = 30;
+    const RECALL_BAR: f64 = 0.9;
+    let fs = 20_000.0;
+    let (pre, post) = (200usize, 300usize);
+    let l = pre + post;
+    let sigma = 15.0f32;
+    let mut rng = ChaCha8Rng::seed_from_u64(4242);
+    let shapes = [(600.0, 0.25, 1.2), (600.0, 0.25, 2.4)];
+    // Firing times 50 ms apart at least, in random order of the units.
+    let mut events: Vec<(u64, usize)> = Vec::new();
+    for (u, _) in shapes.iter().enumerate() {
+        for _ in 0..PER_UNIT {
+            events.push((rng.random_range(1_000..1_200_000u64) / 1_000 * 1_000, u));
+        }
+    }
+    events.sort_unstable();
+    events.dedup_by(|a, b| a.0 - b.0 < 1_000);
+    let mut waveforms = Vec::with_capacity(events.len() * l);
+    for &(_, u) in &events {
+        let (amp, slow, slow_ms) = shapes[u];
+        let jitter = rng.random_range(0.9..1.1);
+        for k in 0..l {
+            let t = (k as f64 - pre as f64) * 1e3 / fs;
+            let noise: f32 = (0..12).map(|_| rng.random_range(-0.5f32..0.5)).sum();
+            waveforms.push((muap(t, amp * jitter, slow, slow_ms) as f32) + sigma * noise);
+        }
+    }
+    let samples: Vec<u64> = events.iter().map(|e| e.0).collect();
+    let input = SortInput {
+        rate_hz: fs,
+        waveforms: &waveforms,
+        wave_len: l,
+        pre_samples: pre,
+        spike_samples: &samples,
+        noise_sigma_uv: sigma,
+    };
+    let cfg = SortConfig::default().check().expect("defaults are valid");
+    let s = sort(&input, &cfg).expect("valid input");
+    // Each true unit's potentials: the found unit holding most of them, and how many.
+    let held = |u: usize| {
+        let mut counts: BTreeMap<u32, usize> = BTreeMap::new();
+        for (e, lab) in events.iter().zip(&s.labels) {
+            if let (true, Some(f)) = (e.1 == u, lab) {
+                *counts.entry(*f).or_default() += 1;
+            }
+        }
+        counts
+            .into_iter()
+            .max_by_key(|&(_, n)| n)
+            .unwrap_or((u32::MAX, 0))
+    };
+    let n = |u: usize| events.iter().filter(|e| e.1 == u).count() as f64;
+    let (a, na) = held(0);
+    let (b, nb) = held(1);
+    assert_ne!(
+        a,
+        b,
+        "both units' potentials went to unit {a}: {} units",
+        s.units.len()
+    );
+    assert!(
+        na as f64 >= RECALL_BAR * n(0) && nb as f64 >= RECALL_BAR * n(1),
+        "units {a} and {b} hold {na} of {} and {nb} of {}",
+        n(0),
+        n(1)
+    );
+}

@@ -126,6 +126,19 @@ pub struct SortConfig {
     /// information criterion's price of `m` template parameters at 1 (Schwarz 1978).
     /// Default 1 (BIC). Clusters of overlapping potentials, and copies of one unit, fail it.
     pub unit_penalty: f64,
+    /// Times the settled refinement looks for units that hold several (see the `split`
+    /// step in the module docs of [`super`]) and, when it splits one, refines again.
+    /// Default 2 (kymo: a split's parts are clustered once more at the next look; 0 turns
+    /// the step off).
+    pub split_rounds: usize,
+    /// Fewest members of each part of a split. Default 8 (kymo: a fasciculating unit fires
+    /// a few to a few dozen times a minute (brief: well under 1 Hz), and fewer points give
+    /// the dip test no power).
+    pub split_min_spikes: usize,
+    /// How far apart two parts' mean shapes must be, in standard deviations of the χ²
+    /// statistic of one shape (see the `split` step). Default 20 (kymo: the parts were
+    /// chosen by the clustering to differ, so only a clear difference counts).
+    pub split_min_z: f64,
     /// A unit with fewer than `isocut_min_spikes` spikes whose template is explained, to
     /// this fraction of its energy, by two larger units' templates overlapping (each at
     /// 0.5–2 × its size, lags up to 5 ms) is a cluster of overlaps and is dropped. Default
@@ -189,6 +202,9 @@ impl Default for SortConfig {
             refine_settled_rounds: 2,
             refine_moved_fraction: 0.002,
             refine_patience: 25,
+            split_rounds: 2,
+            split_min_spikes: 8,
+            split_min_z: 20.0,
             unit_penalty: 1.0,
             overlap_unit_fraction: 0.9,
             template_max_spikes: 300,
@@ -450,6 +466,9 @@ impl SortConfig {
         count("isocut_min_spikes", c.isocut_min_spikes, 4, 10_000)?;
         positive("keep_separation", c.keep_separation)?;
         count("min_unit_spikes", c.min_unit_spikes, 1, 1_000_000)?;
+        count("split_rounds", c.split_rounds, 0, 100)?;
+        count("split_min_spikes", c.split_min_spikes, 2, 1_000_000)?;
+        non_negative("split_min_z", c.split_min_z)?;
         non_negative("align_shift_ms", c.align_shift_ms)?;
         fraction("alt_peak_fraction", c.alt_peak_fraction)?;
         range("amplitude_range", c.amplitude_range, 0.0)?;

@@ -15,9 +15,21 @@
 
 use super::linalg::{median, sym_eigen};
 
+/// What a feature bin averages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum FeatureKind {
+    /// First differences `x[i+1] − x[i]` (the clustering's features, see [`FeatureSpace::binned`]).
+    Slope,
+    /// The samples themselves: the whole shape, slow phases included (the split test,
+    /// where neighbours are already peeled from the windows).
+    Level,
+}
+
 /// A fitted feature map.
 #[derive(Debug, Clone)]
 pub(crate) struct FeatureSpace {
+    /// What a bin averages.
+    kind: FeatureKind,
     /// First sample of the feature window inside a waveform.
     lo: usize,
     /// Samples per bin.
@@ -39,6 +51,7 @@ impl FeatureSpace {
     /// feature window `[lo, hi)` in samples, `max_dims` the most bins, `k` the components
     /// wanted, `sigma` the noise standard deviation of the samples.
     pub(crate) fn fit(
+        kind: FeatureKind,
         rows: &[&[f32]],
         window: (usize, usize),
         max_dims: usize,
@@ -50,6 +63,7 @@ impl FeatureSpace {
         let bin = len.div_ceil(max_dims.max(1));
         let dims = len.div_ceil(bin);
         let mut fs = FeatureSpace {
+            kind,
             lo,
             bin,
             dims,
@@ -120,8 +134,9 @@ impl FeatureSpace {
         // units differ most, and suppress the slow phases of neighbours overlapping the
         // window's edges (a 150–300 Hz train puts them a few ms away).
         let diff = |i: usize| -> f64 {
-            match (row.get(i), row.get(i + 1)) {
-                (Some(&a), Some(&b)) => (b - a) as f64,
+            match (self.kind, row.get(i), row.get(i + 1)) {
+                (FeatureKind::Slope, Some(&a), Some(&b)) => (b - a) as f64,
+                (FeatureKind::Level, Some(&a), _) => a as f64,
                 _ => 0.0,
             }
         };
@@ -181,7 +196,7 @@ mod tests {
             rows.push(row);
         }
         let refs: Vec<&[f32]> = rows.iter().map(|r| r.as_slice()).collect();
-        let fs = FeatureSpace::fit(&refs, (0, len), 16, 3, 1.0);
+        let fs = FeatureSpace::fit(FeatureKind::Slope, &refs, (0, len), 16, 3, 1.0);
         assert_eq!(fs.k(), 3);
         assert_eq!(fs.bin, 3);
         let mut s = Vec::new();
@@ -194,13 +209,13 @@ mod tests {
 
     #[test]
     fn empty_and_single_inputs_do_not_panic() {
-        let fs = FeatureSpace::fit(&[], (0, 10), 8, 4, 1.0);
+        let fs = FeatureSpace::fit(FeatureKind::Slope, &[], (0, 10), 8, 4, 1.0);
         let mut s = Vec::new();
         let mut out = [0.0; 4];
         fs.project(&[1.0; 10], &mut s, &mut out);
         let one = [vec![3.0f32; 10]];
         let refs: Vec<&[f32]> = one.iter().map(|r| r.as_slice()).collect();
-        let fs = FeatureSpace::fit(&refs, (2, 8), 8, 4, 1.0);
+        let fs = FeatureSpace::fit(FeatureKind::Slope, &refs, (2, 8), 8, 4, 1.0);
         fs.project(&one[0], &mut s, &mut out);
         assert!(out.iter().all(|v| v.is_finite()));
     }

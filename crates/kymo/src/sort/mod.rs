@@ -67,7 +67,11 @@
 //!      (`templates`), so potentials overlapping at 150–300 Hz do not smear into them;
 //!    - merge units whose templates correlate ≥ `merge_min_correlation` at the best shift
 //!      within `merge_max_shift_ms` with sizes within `merge_min_amplitude_ratio`; drop units
-//!      with fewer than `min_unit_spikes` spikes.
+//!      with fewer than `min_unit_spikes` spikes;
+//!    - once settled, split units that hold several (`split`, up to `split_rounds` times):
+//!      the clustering's slope features see the main spike, so motor units whose main
+//!      spikes are alike and whose slow phases differ share a cluster; their members are
+//!      clustered again on their whole shape, and the refinement goes on with the parts.
 //! 4. **Final passes over every spike** (a lenient one first when the refinement saw only a
 //!    subset), judging each fit: a spike whose best fit is not above noise (`min_fit_snr`)
 //!    is unsorted (`None`). A spike whose residual is too large for noise is tried as its
@@ -176,6 +180,7 @@ mod isocut;
 pub(crate) mod linalg;
 mod measure;
 mod quality;
+mod split;
 mod templates;
 
 pub use config::{ClassCriteria, MeasureConfig, SortConfig, ValidSortConfig};
@@ -185,7 +190,7 @@ use serde::Serialize;
 
 use crate::{Error, Result};
 use cluster::{isosplit, ClusterParams};
-use features::FeatureSpace;
+use features::{FeatureKind, FeatureSpace};
 use fit::{
     best_fit, energy, judge, prefix_energy, resolve_overlap, Fit, FitParams, FitUnit, Verdict,
 };
@@ -1022,6 +1027,36 @@ fn prune_units(
         .collect()
 }
 
+/// Refinement rounds allowed after a split, whatever is left of `refine_iterations`: the
+/// new units need a few rounds to settle before they are judged.
+const SPLIT_ROUNDS_AFTER: usize = 10;
+
+/// The refinement's state before a split.
+struct Snapshot {
+    templates: Vec<Vec<f32>>,
+    counts: Vec<usize>,
+    log_sd: Vec<f64>,
+    fits: Vec<Option<Fit>>,
+    status: Vec<Status>,
+}
+
+impl Snapshot {
+    fn restore(
+        self,
+        templates: &mut Vec<Vec<f32>>,
+        counts: &mut Vec<usize>,
+        log_sd: &mut Vec<f64>,
+        fits: &mut [Option<Fit>],
+        status: &mut [Status],
+    ) {
+        *templates = self.templates;
+        *counts = self.counts;
+        *log_sd = self.log_sd;
+        fits.copy_from_slice(&self.fits);
+        status.copy_from_slice(&self.status);
+    }
+}
+
 /// At most `max` of the spikes `idx`, as runs of consecutive spikes spread evenly over the
 /// recording ([`REFINE_RUNS`] runs), so that each chosen spike's neighbours are chosen too.
 fn refine_set(idx: &[usize], max: usize) -> Vec<usize> {
@@ -1110,6 +1145,7 @@ pub fn sort(input: &SortInput, cfg: &ValidSortConfig) -> Result<Sorting> {
     let sub = evenly(&valid_idx, c.max_cluster_spikes);
     let sub_rows: Vec<&[f32]> = sub.iter().map(|&i| row(i)).collect();
     let space = FeatureSpace::fit(
+        FeatureKind::Slope,
         &sub_rows,
         (fw_lo, fw_hi.max(fw_lo + 1)),
         c.max_feature_samples,
@@ -1146,6 +1182,7 @@ pub fn sort(input: &SortInput, cfg: &ValidSortConfig) -> Result<Sorting> {
             }
             let rows: Vec<&[f32]> = members.iter().map(|&r| row(sub[r])).collect();
             let local = FeatureSpace::fit(
+                FeatureKind::Slope,
                 &rows,
                 (fw_lo, fw_hi.max(fw_lo + 1)),
                 c.max_feature_samples,
@@ -1210,11 +1247,19 @@ pub fn sort(input: &SortInput, cfg: &ValidSortConfig) -> Result<Sorting> {
     // the rounds since.
     let (mut least_moved, mut stalled_rounds) = (usize::MAX, 0);
     let mut changed_before = false;
+    let mut splits_left = c.split_rounds;
     // The refinement runs on at most `max_cluster_spikes` spikes in runs of consecutive ones
     // (so that their neighbours are there to be peeled); the last two passes cover all.
     let refine = refine_set(&valid_idx, c.max_cluster_spikes);
     let everything = refine.len() == valid_idx.len();
-    for iter in 0..c.refine_iterations {
+    // The sort before the last split, restored if the split ends with fewer units than
+    // there were (see below), and the rounds allowed.
+    let mut before_split: Option<Snapshot> = None;
+    let mut limit = c.refine_iterations;
+    let mut round = 0;
+    while round < limit {
+        let iter = round;
+        round += 1;
         let units = prepare(&ctx, &templates, &counts, &log_sd, c);
         assign_pass(
             &ctx,
@@ -1283,7 +1328,55 @@ pub fn sort(input: &SortInput, cfg: &ValidSortConfig) -> Result<Sorting> {
             }
         }
         if settled_rounds >= c.refine_settled_rounds || stalled_rounds >= c.refine_patience {
-            break;
+            // A split that ends with fewer units than before it took spikes from a unit
+            // that was there, rather than finding one: undone.
+            if let Some(b) = before_split.take() {
+                if templates.len() <= b.templates.len() {
+                    b.restore(
+                        &mut templates,
+                        &mut counts,
+                        &mut log_sd,
+                        &mut fits,
+                        &mut status,
+                    );
+                    break;
+                }
+            }
+            // Settled: a unit may still hold several whose main spikes are alike.
+            let found = if splits_left > 0 {
+                let units = prepare(&ctx, &templates, &counts, &log_sd, c);
+                split::split_units(&ctx, &units, &refine, &fits, &extras, c, &params)
+            } else {
+                Vec::new()
+            };
+            if found.is_empty() {
+                break;
+            }
+            splits_left -= 1;
+            before_split = Some(Snapshot {
+                templates: templates.clone(),
+                counts: counts.clone(),
+                log_sd: log_sd.clone(),
+                fits: fits.clone(),
+                status: status.clone(),
+            });
+            limit = limit.max(round + SPLIT_ROUNDS_AFTER);
+            for sp in found {
+                let mut parts = sp.templates.into_iter().zip(sp.counts);
+                if let Some((t, n)) = parts.next() {
+                    templates[sp.unit] = t;
+                    counts[sp.unit] = n;
+                }
+                for (t, n) in parts {
+                    templates.push(t);
+                    counts.push(n);
+                    log_sd.push(0.0);
+                }
+            }
+            (prev, prev2) = (None, None);
+            (least_moved, stalled_rounds, settled_rounds) = (usize::MAX, 0, 0);
+            changed_before = true;
+            continue;
         }
         // Re-estimate the templates, re-centre them, merge copies of one unit.
         counts = refit_templates(&ctx, &mut templates, &fits, &status, c);
@@ -1308,6 +1401,17 @@ pub fn sort(input: &SortInput, cfg: &ValidSortConfig) -> Result<Sorting> {
             (prev, prev2) = (None, None);
         } else {
             prev2 = prev.replace(labels);
+        }
+    }
+    if let Some(b) = before_split.take() {
+        if templates.len() <= b.templates.len() {
+            b.restore(
+                &mut templates,
+                &mut counts,
+                &mut log_sd,
+                &mut fits,
+                &mut status,
+            );
         }
     }
     // Final passes over every spike: a lenient one when the refinement saw only a subset

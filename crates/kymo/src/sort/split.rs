@@ -16,8 +16,9 @@
 //! new unit took over an existing one's spikes instead of adding one).
 //!
 //! Only members alone in their window are looked at (no detected neighbour within the
-//! template's support), and only units whose template is a motor unit potential or a
-//! complex that ends inside the window: elsewhere the windows hold neighbours that were
+//! template's support, nor within 100 ms before when the template does not end inside the
+//! window), and only units whose template is a motor unit potential or a complex:
+//! elsewhere the windows hold neighbours that were
 //! not detected or the slow tails of earlier potentials, and clusters of where those fell
 //! are not units (found on simulated neuromyotonic discharges and positive sharp waves
 //! of myotonic discharges, which such splits broke up).
@@ -39,6 +40,9 @@ use super::{evenly, peeled, Ctx, Extra, SortConfig};
 /// Most members of one unit looked at (evenly spaced in time): enough for the dip test to
 /// see a unit of a few percent of them, and the cost stays bounded.
 const SPLIT_MAX_SPIKES: usize = 2000;
+
+/// The longest slow phase of a positive sharp wave, ms (brief: 10–100 ms).
+const TAIL_MS: f64 = 100.0;
 
 /// A unit found to hold several: the new templates (full frames, peak re-centred, the
 /// largest part first) and the members each averages.
@@ -69,11 +73,19 @@ pub(super) fn split_units(
         // Members alone in their window: where potentials follow each other within a
         // template's length (a discharge at 150–300 Hz), the windows also hold the
         // neighbours that were not detected, and their clusters are of where those fell.
+        // A potential that does not end inside the window may be a long one (a positive
+        // sharp wave's slow phase lasts 10–100 ms, brief): its members need a quiet
+        // `TAIL_MS` before them, so that no earlier tail lies in their windows.
         let span = (unit.hi - unit.lo) as i64;
+        let before = if unit.hi >= l {
+            (TAIL_MS * 1e-3 * ctx.input.rate_hz).round() as i64
+        } else {
+            span
+        };
         let n = fits.len();
         let alone = |i: usize| {
             let si = ctx.sample(i);
-            (i == 0 || si - ctx.sample(i - 1) >= span)
+            (i == 0 || si - ctx.sample(i - 1) >= before)
                 && (i + 1 >= n || ctx.sample(i + 1) - si >= span)
         };
         let members: Vec<usize> = which
@@ -84,19 +96,15 @@ pub(super) fn split_units(
         if members.len() < 2 * cfg.split_min_spikes {
             continue;
         }
-        // Motor unit potentials and complexes only, which end inside the window.
-        // Single-fibre spikes differ in size and width, which the clustering's slopes see;
-        // a potential that outlasts the window (a positive sharp wave's slow phase, 10–100
-        // ms, brief) leaves its tail in the windows of the next ones, in clusters of where
-        // it fell.
+        // Motor unit potentials and complexes only: single-fibre spikes differ in size
+        // and width, which the clustering's slopes see.
         let sigma_t = sigma / (members.len() as f64).sqrt();
         let class = measure::measure(&unit.t, ctx.input.rate_hz, sigma_t, &cfg.measure)
             .map(|m| measure::classify(&m, ctx.input.rate_hz, &cfg.classes).0);
         if !matches!(
             class,
             Some(WaveformClass::MotorUnit | WaveformClass::Complex)
-        ) || unit.hi >= l
-        {
+        ) {
             continue;
         }
         let members = evenly(&members, SPLIT_MAX_SPIKES);

@@ -6,6 +6,12 @@
 //! finds such a potential far below the detection threshold (its statistic grows with the
 //! template's energy, not its peak), and the train says where to look: where one interval
 //! is a multiple of its neighbours, or one interval past the end of a run.
+//!
+//! The potentials already known (every unit's sorted ones) are subtracted from the search
+//! window first, each at its own fitted amplitude: a weak unit firing among a larger one
+//! (continuous myokymia of two units, brief) otherwise finds the larger unit's potential
+//! as its best fit in every gap, which the amplitude range rejects, and its own potential
+//! beside it is never looked at.
 
 use serde::{Deserialize, Serialize};
 
@@ -91,6 +97,14 @@ pub(crate) struct Signal<'a> {
     pub dead: u64,
 }
 
+/// Samples around a known potential's peak searched for its best alignment when it is
+/// subtracted (the detector's peak and the template's may differ by a sample or two).
+const PEEL_ALIGN: i64 = 2;
+
+/// The largest amplitude at which a known potential is subtracted, relative to its
+/// template (as the sorter's amplitude range).
+const PEEL_MAX_AMPLITUDE: f64 = 4.0;
+
 struct Template<'a> {
     t: &'a [f32],
     norm2: f64,
@@ -110,9 +124,60 @@ impl<'a> Template<'a> {
 }
 
 impl Signal<'_> {
-    /// Best fit of `tpl` with its peak in `lo..=hi` (recording samples): (peak sample,
-    /// amplitude, z, explained share). The window's energy slides along with the peak.
-    fn best_fit(&self, tpl: &Template, lo: i64, hi: i64) -> Option<(u64, f64, f64, f64)> {
+    /// The signal from recording sample `start` for `len` samples (zero outside the
+    /// chunk), less the known potentials `known` (peak sample, template) that reach into
+    /// it, each at the amplitude that fits it best.
+    fn peeled(&self, start: i64, len: usize, known: &[(u64, &Template)]) -> Vec<f32> {
+        let at = |i: i64| -> f32 {
+            let j = i - self.first as i64;
+            if j >= 0 && (j as usize) < self.x.len() {
+                self.x[j as usize]
+            } else {
+                0.0
+            }
+        };
+        let mut buf: Vec<f32> = (0..len as i64).map(|k| at(start + k)).collect();
+        let end = start + len as i64;
+        for &(peak, tpl) in known {
+            let w0 = peak as i64 - self.pre as i64;
+            if w0 + tpl.hi as i64 <= start || w0 + tpl.lo as i64 >= end || tpl.norm2 <= 0.0 {
+                continue;
+            }
+            // Amplitude and alignment fitted on the signal itself.
+            let fit_at = |d: i64| -> f64 {
+                (tpl.lo..tpl.hi)
+                    .map(|k| at(w0 + d + k as i64) as f64 * tpl.t[k] as f64)
+                    .sum::<f64>()
+                    / tpl.norm2
+            };
+            let (d, a) = (-PEEL_ALIGN..=PEEL_ALIGN)
+                .map(|d| (d, fit_at(d)))
+                .max_by(|x, y| x.1.total_cmp(&y.1))
+                .unwrap_or((0, 0.0));
+            let a = a.clamp(0.0, PEEL_MAX_AMPLITUDE) as f32;
+            if a == 0.0 {
+                continue;
+            }
+            for k in tpl.lo..tpl.hi {
+                let i = w0 + d + k as i64 - start;
+                if i >= 0 && (i as usize) < len {
+                    buf[i as usize] -= a * tpl.t[k];
+                }
+            }
+        }
+        buf
+    }
+
+    /// Best fit of `tpl` with its peak in `lo..=hi` (recording samples), the potentials
+    /// `known` subtracted first: (peak sample, amplitude, z, explained share). The
+    /// window's energy slides along with the peak.
+    fn best_fit(
+        &self,
+        tpl: &Template,
+        lo: i64,
+        hi: i64,
+        known: &[(u64, &Template)],
+    ) -> Option<(u64, f64, f64, f64)> {
         let len = tpl.t.len();
         // Window start of a peak: `peak − off`; the window must lie inside the signal.
         let off = self.pre as i64 + self.first as i64;
@@ -122,16 +187,19 @@ impl Signal<'_> {
             return None;
         }
         let sq = |v: f32| (v as f64) * (v as f64);
-        let first = (lo - off) as usize;
-        let mut xx: f64 = self.x[first..first + len].iter().map(|v| sq(*v)).sum();
+        // The signal under every window searched: from the first window's start to the
+        // last one's end.
+        let seg_start = lo - self.pre as i64;
+        let x = self.peeled(seg_start, (hi - lo) as usize + len, known);
+        let mut xx: f64 = x[..len].iter().map(|v| sq(*v)).sum();
         let (t0, t1) = (tpl.lo, tpl.hi);
         let mut best: Option<(u64, f64, f64, f64)> = None;
         for peak in lo..=hi {
-            let start = (peak - off) as usize;
-            if start > first {
-                xx = (xx + sq(self.x[start + len - 1]) - sq(self.x[start - 1])).max(0.0);
+            let start = (peak - lo) as usize;
+            if start > 0 {
+                xx = (xx + sq(x[start + len - 1]) - sq(x[start - 1])).max(0.0);
             }
-            let xt = dot(&self.x[start + t0..start + t1], &tpl.t[t0..t1]);
+            let xt = dot(&x[start + t0..start + t1], &tpl.t[t0..t1]);
             let a = xt / tpl.norm2;
             if a <= 0.0 {
                 continue;
@@ -144,6 +212,22 @@ impl Signal<'_> {
         }
         best
     }
+}
+
+/// The known potentials (peak sample, template) whose window can reach `lo..=hi`.
+fn known_near<'t>(
+    all: &[(u64, usize)],
+    templates: &'t [Template<'t>],
+    lo: i64,
+    hi: i64,
+    reach: i64,
+) -> Vec<(u64, &'t Template<'t>)> {
+    let from = all.partition_point(|&(s, _)| (s as i64) < lo - reach);
+    all[from..]
+        .iter()
+        .take_while(|&&(s, _)| s as i64 <= hi + reach)
+        .filter_map(|&(s, k)| templates.get(k).map(|t| (s, t)))
+        .collect()
 }
 
 /// Recovers missed potentials of each unit of one chunk. `trains[k]` holds the sorted
@@ -166,8 +250,21 @@ pub(crate) fn recover(
         let near_detected = occupied.get(i).is_some_and(|&o| o <= s + sig.dead);
         !near_detected && !extra.iter().any(|e| e.0.abs_diff(s) <= sig.dead)
     };
+    let templates: Vec<Template> = units.iter().map(|u| Template::new(&u.template)).collect();
+    let mut all: Vec<(u64, usize)> = trains
+        .iter()
+        .enumerate()
+        .flat_map(|(k, t)| t.iter().map(move |&s| (s, k)))
+        .collect();
+    all.sort_unstable();
+    // A known potential reaches a window when the two frames overlap.
+    let reach = units.iter().map(|u| u.template.len()).max().unwrap_or(0) as i64;
+    let fit_near = |tpl: &Template, lo: i64, hi: i64| {
+        let known = known_near(&all, &templates, lo, hi, reach);
+        sig.best_fit(tpl, lo, hi, &known)
+    };
     for (k, (u, train)) in units.iter().zip(trains).enumerate() {
-        let tpl = Template::new(&u.template);
+        let tpl = &templates[k];
         if train.len() < 3 || tpl.norm2 <= 0.0 {
             continue;
         }
@@ -180,6 +277,17 @@ pub(crate) fn recover(
         };
         let mut found: Vec<(u64, usize, f32)> = Vec::new();
         let iv: Vec<u64> = train.windows(2).map(|w| w[1] - w[0]).collect();
+        // A unit that mostly fires slower than `max_interval_s` is not a train with beats
+        // to miss: a fasciculating unit's random intervals (brief: well under 1 Hz) are
+        // sometimes short, and a search in its gaps finds only what other potentials leave.
+        let median_iv = {
+            let mut v = iv.clone();
+            v.sort_unstable();
+            v.get(v.len() / 2).copied().unwrap_or(u64::MAX)
+        };
+        if median_iv > max_iv {
+            continue;
+        }
         // The local interval around interval `j`: the shorter of its neighbours.
         let local = |j: usize| -> Option<u64> {
             let p = j.checked_sub(1).and_then(|i| iv.get(i)).copied();
@@ -199,13 +307,23 @@ pub(crate) fn recover(
             if m - 1 > cfg.max_per_gap as u64 {
                 continue;
             }
-            let step = iv[j] as f64 / m as f64;
-            let half = (cfg.search_fraction * step) as i64;
-            for q in 1..m {
-                let c = train[j] as i64 + (q as f64 * step).round() as i64;
-                if let Some(fit) = sig.best_fit(&tpl, c - half, c + half) {
-                    if accept(fit) && free(fit.0, &found) {
+            // Step through the gap, re-dividing what is left of it after each potential
+            // found (a waxing and waning rate moves the beats off an even division).
+            let (end, mut last) = (train[j + 1] as f64, train[j] as f64);
+            let mut left = m;
+            while left >= 2 {
+                let step = (end - last) / left as f64;
+                let half = (cfg.search_fraction * step) as i64;
+                let c = (last + step).round() as i64;
+                match fit_near(tpl, c - half, c + half) {
+                    Some(fit) if accept(fit) && free(fit.0, &found) => {
                         found.push((fit.0, k, (fit.1 * peak_uv as f64) as f32));
+                        last = fit.0 as f64;
+                        left = ((end - last) / r as f64).round().max(1.0) as u64;
+                    }
+                    _ => {
+                        last += step;
+                        left -= 1;
                     }
                 }
             }
@@ -229,7 +347,7 @@ pub(crate) fn recover(
                     break;
                 }
                 let half = (cfg.search_fraction * r as f64) as i64;
-                match sig.best_fit(&tpl, c - half, c + half) {
+                match fit_near(tpl, c - half, c + half) {
                     Some(fit) if accept(fit) && free(fit.0, &found) => {
                         found.push((fit.0, k, (fit.1 * peak_uv as f64) as f32));
                         r = fit.0.saturating_sub(last).max(1);
@@ -242,4 +360,103 @@ pub(crate) fn recover(
         out.extend(found);
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sort::{Polarity, WaveformClass};
+
+    /// A three-phase potential of `len` samples, its (negative) peak at `pre`.
+    fn shape(len: usize, pre: usize, amp: f32, width: f32) -> Vec<f32> {
+        (0..len)
+            .map(|i| {
+                let x = (i as f32 - pre as f32) / width;
+                amp * (2.0 * x * x - 1.0) * (-x * x).exp()
+            })
+            .collect()
+    }
+
+    fn unit(id: u32, template: Vec<f32>) -> Unit {
+        Unit {
+            id,
+            template,
+            n_spikes: 0,
+            n_extra: 0,
+            p2p_uv: 0.0,
+            duration_ms: 0.0,
+            onset_ms: 0.0,
+            end_ms: 0.0,
+            phases: 3,
+            turns: 0,
+            first_phase: Polarity::Positive,
+            area_uv_ms: 0.0,
+            snr_db: 0.0,
+            amplitude_spread: 0.0,
+            l_ratio: 0.0,
+            isolation_distance: None,
+            class: WaveformClass::MotorUnit,
+            class_reason: String::new(),
+        }
+    }
+
+    /// A weak unit firing every 30 ms has one beat the threshold missed, 3 ms after a
+    /// potential of a unit three times its size: the search must subtract the large
+    /// potential to find the weak one beside it (without, its best fit is the large
+    /// potential, which the amplitude range rejects).
+    #[test]
+    fn a_missed_beat_beside_a_larger_units_potential_is_recovered() {
+        let (len, pre) = (200usize, 80usize);
+        let weak = shape(len, pre, 150.0, 8.0);
+        let big = shape(len, pre, 450.0, 10.0);
+        let n = 20_000usize;
+        let mut x = vec![0.0f32; n];
+        // Deterministic small "noise" (±2 µV) so σ is meaningful.
+        for (i, v) in x.iter_mut().enumerate() {
+            *v = ((i * 7919 % 997) as f32 / 997.0 - 0.5) * 4.0;
+        }
+        let add = |x: &mut [f32], t: &[f32], peak: usize| {
+            for (k, v) in t.iter().enumerate() {
+                if let Some(s) = x.get_mut(peak + k - pre) {
+                    *s += v;
+                }
+            }
+        };
+        let weak_train: Vec<u64> = (0..10).map(|k| 2_000 + 600 * k).collect();
+        let missed = weak_train[5];
+        for &p in &weak_train {
+            add(&mut x, &weak, p as usize);
+        }
+        let big_at = missed - 60;
+        add(&mut x, &big, big_at as usize);
+        let units = vec![unit(0, weak), unit(1, big)];
+        let detected: Vec<u64> = weak_train
+            .iter()
+            .copied()
+            .filter(|&p| p != missed)
+            .collect();
+        let trains = vec![detected.clone(), vec![big_at]];
+        let mut occupied = detected;
+        occupied.push(big_at);
+        occupied.sort_unstable();
+        let sig = Signal {
+            x: &x,
+            first: 0,
+            sigma: 1.2,
+            rate_hz: 20_000.0,
+            pre,
+            dead: 20,
+        };
+        let found = recover(&sig, &units, &trains, &occupied, &RecoverConfig::default());
+        assert!(
+            found
+                .iter()
+                .any(|&(s, k, _)| k == 0 && s.abs_diff(missed) <= 2),
+            "missed beat at {missed} not recovered: {found:?}"
+        );
+        assert!(
+            found.iter().all(|&(s, _, _)| s.abs_diff(missed) <= 2),
+            "recovered where nothing was missed: {found:?}"
+        );
+    }
 }

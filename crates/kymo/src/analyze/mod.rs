@@ -948,9 +948,11 @@ fn lengthen_truncated(
         // Only in the single-fibre amplitude range: a motor unit potential as long as the
         // window also reaches its end, and its average over 100 ms of a contraction can
         // look like a slow negative phase (the real EMGDB record's did).
+        // A template of one phase is a sharp positive spike whose slow negative phase,
+        // spread over tens of ms, stays under the phase threshold inside the window.
         let truncated = u.first_phase == sort::Polarity::Positive
             && u.class != sort::WaveformClass::PositiveSharpWave
-            && u.end_ms >= window_end_ms - 1.0
+            && (u.end_ms >= window_end_ms - 1.0 || u.phases < 2)
             && u.p2p_uv <= LONG_AVERAGE_MAX_P2P_UV;
         if !truncated {
             continue;
@@ -995,7 +997,15 @@ fn lengthen_truncated(
             continue;
         }
         let long: Vec<f32> = sum.iter().map(|v| (v / n as f64) as f32).collect();
-        sort::remeasure_long(u, &long, pre, n, rate, sigma as f64, scfg);
+        let before = (u.phases < 2).then(|| u.clone());
+        if sort::remeasure_long(u, &long, pre, n, rate, sigma as f64, scfg) && u.phases != 2 {
+            // A one-phase spike is a positive sharp wave only when its average shows the
+            // wave's two phases, the spike and its slow return; anything else is left
+            // out as one phase (a handful of noise detections around an artefact).
+            if let Some(b) = before {
+                *u = b;
+            }
+        }
     }
 }
 

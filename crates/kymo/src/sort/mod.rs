@@ -1552,21 +1552,64 @@ pub(crate) fn remeasure_long(
         return false;
     };
     let (class, reason) = measure::classify(&m, rate_hz, &c.classes);
-    if class != WaveformClass::PositiveSharpWave {
+    if class == WaveformClass::PositiveSharpWave {
+        apply_long(unit, &m, class, reason, long.len(), pre, n, rate_hz);
+        return true;
+    }
+    // In a train of positive sharp waves at 20–80 Hz (a myotonic discharge, brief) the
+    // average's first samples sit on the previous wave's slow negative phase, at the level
+    // the next one returns to, so measured from them the negative phase vanishes. Measured
+    // again from the filtered signal's zero, from `PSW_LEAD_MS` before the peak (a
+    // positive sharp wave rises within it) so that the previous wave's tail is not taken
+    // for a first phase.
+    let lead = ((PSW_LEAD_MS * 1e-3 * rate_hz).round() as usize).min(pre);
+    let from_zero = MeasureConfig {
+        baseline_ms: 0.0,
+        ..c.measure.clone()
+    };
+    let cropped = &long[pre - lead..];
+    let Some(m) = measure::measure(cropped, rate_hz, sigma_t, &from_zero) else {
+        return false;
+    };
+    let (class, reason) = measure::classify(&m, rate_hz, &c.classes);
+    // Two phases, the spike and its slow return: measured from zero, anything more is
+    // the level of other activity, not this wave's.
+    if class != WaveformClass::PositiveSharpWave || m.phases.len() != 2 {
         return false;
     }
+    apply_long(unit, &m, class, reason, cropped.len(), lead, n, rate_hz);
+    true
+}
+
+/// Time before a positive sharp wave's peak kept when it is measured from zero, ms (its
+/// positive spike rises within about 1 ms; kymo).
+const PSW_LEAD_MS: f64 = 1.0;
+
+/// Gives `unit` the class, reason and measurements of its long average `m` (`len`
+/// samples, peak at `pre`, `n` potentials averaged).
+#[allow(clippy::too_many_arguments)]
+fn apply_long(
+    unit: &mut Unit,
+    m: &measure::Measured,
+    class: WaveformClass,
+    reason: String,
+    len: usize,
+    pre: usize,
+    n: usize,
+    rate_hz: f64,
+) {
+    let long_len = len;
     let to_ms = |i: usize| (i as f64 - pre as f64) * 1e3 / rate_hz;
     unit.class = class;
     unit.class_reason = format!(
         "{reason} (measured on the average of {n} potentials over {:.0} ms)",
-        long.len() as f64 * 1e3 / rate_hz
+        long_len as f64 * 1e3 / rate_hz
     );
     unit.duration_ms = m.duration_ms(rate_hz);
     unit.onset_ms = to_ms(m.onset);
     unit.end_ms = to_ms(m.end);
     unit.phases = m.phases.len() as u32;
     unit.area_uv_ms = m.area_uv_ms;
-    true
 }
 
 #[cfg(test)]
@@ -1620,6 +1663,54 @@ mod tests {
         let s = sort(&input(&w, 10, 3, &[7]), &cfg).unwrap();
         assert_eq!(s.labels, vec![None]);
         assert!(s.units.is_empty());
+    }
+
+    /// The long average of a train of positive sharp waves at 40 Hz: each wave's sharp
+    /// positive spike rises from the previous one's slow negative phase (−4 µV), and its own
+    /// slow phase holds that level until the next. Measured from its first samples the
+    /// negative phase vanishes; from zero it is the wave's second phase.
+    #[test]
+    fn a_positive_sharp_wave_train_is_measured_from_zero() {
+        let fs = 20_000.0;
+        let pre = 80usize;
+        let len = pre + 480;
+        let long: Vec<f32> = (0..len)
+            .map(|i| {
+                let t = (i as f32 - pre as f32) / 20.0; // ms
+                let spike = 64.0 * (-(t / 0.5).powi(2)).exp();
+                spike
+                    - 4.0 * (1.0 - (-(t + 1.0).max(0.0) / 0.3).exp()).min(1.0)
+                    - 4.0 * (t < -1.0) as u8 as f32
+            })
+            .collect();
+        let mut u = Unit {
+            id: 0,
+            template: long[..pre + 120].to_vec(),
+            n_spikes: 200,
+            n_extra: 0,
+            p2p_uv: 64.0,
+            duration_ms: 2.0,
+            onset_ms: -0.5,
+            end_ms: 0.5,
+            phases: 1,
+            turns: 0,
+            first_phase: Polarity::Positive,
+            area_uv_ms: 0.0,
+            snr_db: 10.0,
+            amplitude_spread: 0.0,
+            l_ratio: 0.0,
+            isolation_distance: None,
+            class: WaveformClass::SingleFibre,
+            class_reason: String::new(),
+        };
+        let cfg = SortConfig::default().check().unwrap();
+        assert!(
+            remeasure_long(&mut u, &long, pre, 200, fs, 3.0, &cfg),
+            "{}",
+            u.class_reason
+        );
+        assert_eq!(u.class, WaveformClass::PositiveSharpWave);
+        assert_eq!(u.phases, 2, "{}", u.class_reason);
     }
 
     #[test]

@@ -51,6 +51,48 @@ fn dist2(a: &[f64], b: &[f64]) -> f64 {
     a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum()
 }
 
+/// The centres of k-means, dimension-major (`[d · nc + c]`), for the nearest-centre search.
+struct Centres {
+    by_dim: Vec<f64>,
+    nc: usize,
+}
+
+impl Centres {
+    /// From `nc` rows of `k` values.
+    fn new(centers: &[f64], k: usize) -> Centres {
+        let nc = centers.len().checked_div(k).unwrap_or(0);
+        let mut by_dim = vec![0.0f64; nc * k];
+        for c in 0..nc {
+            for d in 0..k {
+                by_dim[d * nc + c] = centers[c * k + d];
+            }
+        }
+        Centres { by_dim, nc }
+    }
+
+    /// Index of the centre nearest to `p`, the first of equals (as a scan keeping the first
+    /// `c` of least [`dist2`], NaN never winning, 0 when none is below infinity). `dists`
+    /// is scratch. Each centre's squared distance is [`dist2`]'s sum, term by term in the
+    /// same order, but the centres are summed side by side, one dimension at a time (a loop
+    /// the compiler vectorises across centres).
+    fn nearest(&self, p: &[f64], dists: &mut Vec<f64>) -> usize {
+        dists.clear();
+        dists.resize(self.nc, 0.0);
+        for (x, row) in p.iter().zip(self.by_dim.chunks_exact(self.nc.max(1))) {
+            for (s, y) in dists.iter_mut().zip(row) {
+                *s += (x - y) * (x - y);
+            }
+        }
+        let mut best = (f64::INFINITY, 0usize);
+        for (c, &d) in dists.iter().enumerate() {
+            if d < best.0 {
+                best = (d, c);
+            }
+        }
+        best.1
+    }
+}
+
 /// k-means++ seeding and Lloyd iterations; returns a label per point (0..K, dense).
 pub(crate) fn kmeans(points: &[f64], k: usize, clusters: usize, seed: u64) -> Vec<usize> {
     let n = points.len().checked_div(k).unwrap_or(0);
@@ -86,19 +128,14 @@ pub(crate) fn kmeans(points: &[f64], k: usize, clusters: usize, seed: u64) -> Ve
     }
     let nc = centers.len() / k;
     let mut labels = vec![0usize; n];
+    let mut dists = Vec::with_capacity(nc);
     for it in 0..LLOYD_ITERATIONS {
         let mut changed = false;
+        let by_dim = Centres::new(&centers, k);
         for (i, l) in labels.iter_mut().enumerate() {
-            let p = pt(i);
-            let mut best = (f64::INFINITY, 0usize);
-            for c in 0..nc {
-                let d = dist2(p, &centers[c * k..(c + 1) * k]);
-                if d < best.0 {
-                    best = (d, c);
-                }
-            }
-            if *l != best.1 {
-                *l = best.1;
+            let best = by_dim.nearest(pt(i), &mut dists);
+            if *l != best {
+                *l = best;
                 changed = true;
             }
         }
@@ -401,6 +438,49 @@ mod tests {
     use super::*;
     use rand::RngExt;
     use rand_distr::StandardNormal;
+
+    /// `Centres::nearest` (centres summed side by side) gives the plain first-of-least scan's
+    /// answer, with exact ties (duplicated centres, points on a grid) and non-finite
+    /// distances.
+    #[test]
+    fn nearest_centre_is_the_plain_scans() {
+        let plain = |p: &[f64], centers: &[f64], k: usize| {
+            let mut best = (f64::INFINITY, 0usize);
+            for c in 0..centers.len() / k {
+                let d = dist2(p, &centers[c * k..(c + 1) * k]);
+                if d < best.0 {
+                    best = (d, c);
+                }
+            }
+            best.1
+        };
+        let mut rng = ChaCha8Rng::seed_from_u64(5);
+        let k = 3;
+        for case in 0..400 {
+            let nc = 1 + case % 9;
+            // Small integers: many exact ties.
+            let mut centers: Vec<f64> = (0..nc * k)
+                .map(|_| (rng.random::<u32>() % 4) as f64)
+                .collect();
+            if case % 7 == 0 && nc > 1 {
+                let (a, b) = centers.split_at_mut(k);
+                b[..k].copy_from_slice(a);
+            }
+            if case % 50 == 1 {
+                centers[0] = f64::NAN;
+            }
+            if case % 50 == 2 {
+                centers[k - 1] = f64::INFINITY;
+            }
+            let p: Vec<f64> = (0..k).map(|_| (rng.random::<u32>() % 4) as f64).collect();
+            let mut dists = Vec::new();
+            assert_eq!(
+                Centres::new(&centers, k).nearest(&p, &mut dists),
+                plain(&p, &centers, k),
+                "case {case}"
+            );
+        }
+    }
 
     fn params() -> ClusterParams {
         ClusterParams {

@@ -87,6 +87,9 @@ pub(crate) struct FitUnit {
     full: Option<(f64, f64, f64)>,
     /// Index range of the shifts around the first offset (the main alignment), tried first.
     main: (usize, usize),
+    /// Whether each shift is on the coarse grid of [`best_fit`]'s search (see
+    /// [`FitUnit::is_coarse`]).
+    coarse: Vec<bool>,
     /// Gram matrices at shifts `first..first + len` in a window of the frame's length, see
     /// [`FitUnit::cache_grams`].
     cache: (i64, Vec<Option<Gram>>),
@@ -168,6 +171,7 @@ impl FitUnit {
             prior,
             full: None,
             main: (0, 0),
+            coarse: Vec::new(),
             cache: (0, Vec::new()),
         };
         if lo < hi && hi <= u.t.len() {
@@ -185,7 +189,26 @@ impl FitUnit {
             let b = u.shifts.partition_point(|&s| s <= o + search);
             u.main = (a, b);
         }
+        u.coarse = (0..u.shifts.len()).map(|si| u.is_coarse(si)).collect();
         u
+    }
+
+    /// Whether shift `si` is on the coarse grid of [`best_fit`]'s search: a multiple of
+    /// [`ALT_GRID`], or a shift with no neighbour (one sample away, in the same group: main
+    /// alignment or not) that is one (the ends of runs the grid misses).
+    fn is_coarse(&self, si: usize) -> bool {
+        let in_main = |j: usize| j >= self.main.0 && j < self.main.1;
+        let on_grid = |s: i32| s.rem_euclid(ALT_GRID) == 0;
+        let s = self.shifts[si];
+        let neighbour_on_grid = |j: Option<usize>| {
+            j.is_some_and(|j| {
+                j < self.shifts.len()
+                    && in_main(j) == in_main(si)
+                    && (self.shifts[j] - s).abs() == 1
+                    && on_grid(self.shifts[j])
+            })
+        };
+        on_grid(s) || !(neighbour_on_grid(si.checked_sub(1)) || neighbour_on_grid(Some(si + 1)))
     }
 
     /// Computes once the Gram matrices of every shift in `±w` for windows of the frame's
@@ -402,18 +425,10 @@ pub(crate) fn best_fit(x: &[f32], units: &[FitUnit], amp: [f64; 2]) -> Option<Fi
         for (ui, u) in units.iter().enumerate() {
             let n = u.shifts.len();
             let mine = |j: usize| j < n && ((j >= u.main.0 && j < u.main.1) == main);
-            let on_grid = |s: i32| s.rem_euclid(ALT_GRID) == 0;
             let near = |si: usize, j: Option<usize>| {
                 j.is_some_and(|j| mine(j) && (u.shifts[j] - u.shifts[si]).abs() == 1)
             };
-            let coarse = |si: usize| {
-                let s = u.shifts[si];
-                let nb = [si.checked_sub(1), Some(si + 1)];
-                on_grid(s)
-                    || !nb
-                        .iter()
-                        .any(|&j| near(si, j) && on_grid(u.shifts[j.unwrap_or(si)]))
-            };
+            let coarse = |si: usize| u.coarse[si];
             promising.clear();
             promising.resize(n, false);
             for si in (0..n).filter(|&si| mine(si) && coarse(si)) {

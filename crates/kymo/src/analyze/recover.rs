@@ -15,7 +15,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::sort::linalg::dot;
+use crate::sort::linalg::{dot, dot2};
 use crate::sort::Unit;
 use crate::{Error, Result};
 
@@ -194,12 +194,25 @@ impl Signal<'_> {
         let mut xx: f64 = x[..len].iter().map(|v| sq(*v)).sum();
         let (t0, t1) = (tpl.lo, tpl.hi);
         let mut best: Option<(u64, f64, f64, f64)> = None;
+        // Products with the template at two peaks at a time (`dot2` gives each the bits of
+        // its own `dot`, with twice the additions in flight), used one peak after the other.
+        let t = &tpl.t[t0..t1];
+        let at = |peak: i64| &x[(peak - lo) as usize + t0..];
+        let mut next: Option<f64> = None;
         for peak in lo..=hi {
             let start = (peak - lo) as usize;
             if start > 0 {
                 xx = (xx + sq(x[start + len - 1]) - sq(x[start - 1])).max(0.0);
             }
-            let xt = dot(&x[start + t0..start + t1], &tpl.t[t0..t1]);
+            let xt = match next.take() {
+                Some(xt) => xt,
+                None if peak < hi => {
+                    let (xt, xt1) = dot2(t, at(peak), at(peak + 1));
+                    next = Some(xt1);
+                    xt
+                }
+                None => dot(at(peak), t),
+            };
             let a = xt / tpl.norm2;
             if a <= 0.0 {
                 continue;

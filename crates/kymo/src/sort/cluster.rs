@@ -51,6 +51,48 @@ fn dist2(a: &[f64], b: &[f64]) -> f64 {
     a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum()
 }
 
+/// The centres of k-means, dimension-major (`[d · nc + c]`), for the nearest-centre search.
+struct Centres {
+    by_dim: Vec<f64>,
+    nc: usize,
+}
+
+impl Centres {
+    /// From `nc` rows of `k` values.
+    fn new(centers: &[f64], k: usize) -> Centres {
+        let nc = centers.len().checked_div(k).unwrap_or(0);
+        let mut by_dim = vec![0.0f64; nc * k];
+        for c in 0..nc {
+            for d in 0..k {
+                by_dim[d * nc + c] = centers[c * k + d];
+            }
+        }
+        Centres { by_dim, nc }
+    }
+
+    /// Index of the centre nearest to `p`, the first of equals (as a scan keeping the first
+    /// `c` of least [`dist2`], NaN never winning, 0 when none is below infinity). `dists`
+    /// is scratch. Each centre's squared distance is [`dist2`]'s sum, term by term in the
+    /// same order, but the centres are summed side by side, one dimension at a time (a loop
+    /// the compiler vectorises across centres).
+    fn nearest(&self, p: &[f64], dists: &mut Vec<f64>) -> usize {
+        dists.clear();
+        dists.resize(self.nc, 0.0);
+        for (x, row) in p.iter().zip(self.by_dim.chunks_exact(self.nc.max(1))) {
+            for (s, y) in dists.iter_mut().zip(row) {
+                *s += (x - y) * (x - y);
+            }
+        }
+        let mut best = (f64::INFINITY, 0usize);
+        for (c, &d) in dists.iter().enumerate() {
+            if d < best.0 {
+                best = (d, c);
+            }
+        }
+        best.1
+    }
+}
+
 /// k-means++ seeding and Lloyd iterations; returns a label per point (0..K, dense).
 pub(crate) fn kmeans(points: &[f64], k: usize, clusters: usize, seed: u64) -> Vec<usize> {
     let n = points.len().checked_div(k).unwrap_or(0);
@@ -86,19 +128,14 @@ pub(crate) fn kmeans(points: &[f64], k: usize, clusters: usize, seed: u64) -> Ve
     }
     let nc = centers.len() / k;
     let mut labels = vec![0usize; n];
+    let mut dists = Vec::with_capacity(nc);
     for it in 0..LLOYD_ITERATIONS {
         let mut changed = false;
+        let by_dim = Centres::new(&centers, k);
         for (i, l) in labels.iter_mut().enumerate() {
-            let p = pt(i);
-            let mut best = (f64::INFINITY, 0usize);
-            for c in 0..nc {
-                let d = dist2(p, &centers[c * k..(c + 1) * k]);
-                if d < best.0 {
-                    best = (d, c);
-                }
-            }
-            if *l != best.1 {
-                *l = best.1;
+            let best = by_dim.nearest(pt(i), &mut dists);
+            if *l != best {
+                *l = best;
                 changed = true;
             }
         }
@@ -152,7 +189,8 @@ enum Decision {
     Split(Vec<bool>),
 }
 
-fn mean_cov(points: &[f64], k: usize, idx: &[usize]) -> (Vec<f64>, Vec<f64>) {
+/// Mean of the points `idx` (summed in the order given).
+fn mean(points: &[f64], k: usize, idx: &[usize]) -> Vec<f64> {
     let mut mu = vec![0.0f64; k];
     for &i in idx {
         for (m, v) in mu.iter_mut().zip(&points[i * k..(i + 1) * k]) {
@@ -163,25 +201,80 @@ fn mean_cov(points: &[f64], k: usize, idx: &[usize]) -> (Vec<f64>, Vec<f64>) {
     for m in &mut mu {
         *m /= n;
     }
+    mu
+}
+
+/// Covariance (divided by the count) of the points `idx` about their mean `mu`.
+fn covariance(points: &[f64], k: usize, idx: &[usize], mu: &[f64]) -> Vec<f64> {
+    // The upper triangle, then mirrored: a product is the same either way round, so the
+    // matrix is exactly symmetric and each entry the same sum in the same order.
     let mut cov = vec![0.0f64; k * k];
+    let mut d = vec![0.0f64; k];
     for &i in idx {
-        let p = &points[i * k..(i + 1) * k];
+        for ((dv, p), m) in d.iter_mut().zip(&points[i * k..(i + 1) * k]).zip(mu) {
+            *dv = p - m;
+        }
         for r in 0..k {
-            for c in 0..k {
-                cov[r * k + c] += (p[r] - mu[r]) * (p[c] - mu[c]);
+            for c in r..k {
+                cov[r * k + c] += d[r] * d[c];
             }
         }
     }
-    for v in &mut cov {
-        *v /= n;
+    let n = idx.len().max(1) as f64;
+    for r in 0..k {
+        for c in r..k {
+            let v = cov[r * k + c] / n;
+            cov[r * k + c] = v;
+            cov[c * k + r] = v;
+        }
     }
-    (mu, cov)
+    cov
 }
 
-fn merge_test(points: &[f64], k: usize, a: &[usize], b: &[usize], p: &ClusterParams) -> Decision {
-    let (ma, ca) = mean_cov(points, k, a);
-    let (mb, cb) = mean_cov(points, k, b);
-    let diff: Vec<f64> = mb.iter().zip(&ma).map(|(x, y)| x - y).collect();
+/// Mean and covariance of each cluster (by label), computed when first needed and kept
+/// until its members change: the members are listed in index order, so the same members
+/// give the same sums, and most clusters are compared with several neighbours in turn.
+#[derive(Default)]
+struct Moments {
+    means: Vec<Option<Vec<f64>>>,
+    covs: Vec<Option<Vec<f64>>>,
+}
+
+impl Moments {
+    /// Forgets every cluster at or beyond `labels` labels.
+    fn resize(&mut self, labels: usize) {
+        self.means.resize(labels, None);
+        self.covs.resize(labels, None);
+    }
+
+    /// Forgets cluster `c` (its members changed).
+    fn forget(&mut self, c: usize) {
+        self.means[c] = None;
+        self.covs[c] = None;
+    }
+
+    fn mean(&mut self, points: &[f64], k: usize, c: usize, members: &[usize]) -> &[f64] {
+        self.means[c].get_or_insert_with(|| mean(points, k, members))
+    }
+
+    /// `(mean, covariance)` of cluster `c`.
+    fn both(&mut self, points: &[f64], k: usize, c: usize, members: &[usize]) -> (&[f64], &[f64]) {
+        let mu = self.means[c].get_or_insert_with(|| mean(points, k, members));
+        let cov = self.covs[c].get_or_insert_with(|| covariance(points, k, members, mu));
+        (mu, cov)
+    }
+}
+
+/// Merge, keep or split clusters `a` and `b` (member indices), given the mean and covariance
+/// of each.
+fn merge_test(
+    points: &[f64],
+    k: usize,
+    (a, ma, ca): (&[usize], &[f64], &[f64]),
+    (b, mb, cb): (&[usize], &[f64], &[f64]),
+    p: &ClusterParams,
+) -> Decision {
+    let diff: Vec<f64> = mb.iter().zip(ma).map(|(x, y)| x - y).collect();
     let dn = diff.iter().map(|v| v * v).sum::<f64>().sqrt();
     if !is_pos(dn) {
         return Decision::Merge;
@@ -203,7 +296,7 @@ fn merge_test(points: &[f64], k: usize, a: &[usize], b: &[usize], p: &ClusterPar
     if a.len().min(b.len()) > 2 * k + 1 {
         let avg: Vec<f64> = ca
             .iter()
-            .zip(&cb)
+            .zip(cb)
             .enumerate()
             .map(|(i, (x, y))| (x + y) / 2.0 + if i % (k + 1) == 0 { 0.1 } else { 0.0 })
             .collect();
@@ -254,6 +347,7 @@ pub(crate) fn isosplit(points: &[f64], k: usize, p: &ClusterParams) -> Vec<usize
         return labels;
     }
     let mut compared: HashSet<(usize, usize)> = HashSet::new();
+    let mut moments = Moments::default();
     for _pass in 0..MAX_PASSES {
         let mut changed: HashSet<usize> = HashSet::new();
         for _it in 0..MAX_ITERATIONS {
@@ -263,18 +357,9 @@ pub(crate) fn isosplit(points: &[f64], k: usize, p: &ClusterParams) -> Vec<usize
                 members[l].push(i);
             }
             let active: Vec<usize> = (0..nl).filter(|&c| !members[c].is_empty()).collect();
+            moments.resize(nl);
             let centroids: Vec<Vec<f64>> = (0..nl)
-                .map(|c| {
-                    let mut m = vec![0.0; k];
-                    for &i in &members[c] {
-                        for (a, v) in m.iter_mut().zip(&points[i * k..(i + 1) * k]) {
-                            *a += v;
-                        }
-                    }
-                    let cnt = members[c].len().max(1) as f64;
-                    m.iter_mut().for_each(|a| *a /= cnt);
-                    m
-                })
+                .map(|c| moments.mean(points, k, c, &members[c]).to_vec())
                 .collect();
             // Each active cluster's nearest uncompared active cluster.
             let nearest: Vec<Option<usize>> = active
@@ -302,13 +387,22 @@ pub(crate) fn isosplit(points: &[f64], k: usize, p: &ClusterParams) -> Vec<usize
             }
             for (a, b) in pairs {
                 compared.insert((a, b));
-                match merge_test(points, k, &members[a], &members[b], p) {
+                let (ma, ca) = moments.both(points, k, a, &members[a]);
+                let (ma, ca) = (ma.to_vec(), ca.to_vec());
+                let (mb, cb) = moments.both(points, k, b, &members[b]);
+                let sides = (
+                    (&members[a][..], &ma[..], &ca[..]),
+                    (&members[b][..], mb, cb),
+                );
+                match merge_test(points, k, sides.0, sides.1, p) {
                     Decision::Merge => {
                         for &i in &members[b] {
                             labels[i] = a;
                         }
                         changed.insert(a);
                         changed.insert(b);
+                        moments.forget(a);
+                        moments.forget(b);
                     }
                     Decision::Keep => {}
                     Decision::Split(side) => {
@@ -323,6 +417,8 @@ pub(crate) fn isosplit(points: &[f64], k: usize, p: &ClusterParams) -> Vec<usize
                         if any {
                             changed.insert(a);
                             changed.insert(b);
+                            moments.forget(a);
+                            moments.forget(b);
                         }
                     }
                 }
@@ -342,6 +438,49 @@ mod tests {
     use super::*;
     use rand::RngExt;
     use rand_distr::StandardNormal;
+
+    /// `Centres::nearest` (centres summed side by side) gives the plain first-of-least scan's
+    /// answer, with exact ties (duplicated centres, points on a grid) and non-finite
+    /// distances.
+    #[test]
+    fn nearest_centre_is_the_plain_scans() {
+        let plain = |p: &[f64], centers: &[f64], k: usize| {
+            let mut best = (f64::INFINITY, 0usize);
+            for c in 0..centers.len() / k {
+                let d = dist2(p, &centers[c * k..(c + 1) * k]);
+                if d < best.0 {
+                    best = (d, c);
+                }
+            }
+            best.1
+        };
+        let mut rng = ChaCha8Rng::seed_from_u64(5);
+        let k = 3;
+        for case in 0..400 {
+            let nc = 1 + case % 9;
+            // Small integers: many exact ties.
+            let mut centers: Vec<f64> = (0..nc * k)
+                .map(|_| (rng.random::<u32>() % 4) as f64)
+                .collect();
+            if case % 7 == 0 && nc > 1 {
+                let (a, b) = centers.split_at_mut(k);
+                b[..k].copy_from_slice(a);
+            }
+            if case % 50 == 1 {
+                centers[0] = f64::NAN;
+            }
+            if case % 50 == 2 {
+                centers[k - 1] = f64::INFINITY;
+            }
+            let p: Vec<f64> = (0..k).map(|_| (rng.random::<u32>() % 4) as f64).collect();
+            let mut dists = Vec::new();
+            assert_eq!(
+                Centres::new(&centers, k).nearest(&p, &mut dists),
+                plain(&p, &centers, k),
+                "case {case}"
+            );
+        }
+    }
 
     fn params() -> ClusterParams {
         ClusterParams {

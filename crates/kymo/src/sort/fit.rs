@@ -87,6 +87,9 @@ pub(crate) struct FitUnit {
     full: Option<(f64, f64, f64)>,
     /// Index range of the shifts around the first offset (the main alignment), tried first.
     main: (usize, usize),
+    /// Whether each shift is on the coarse grid of [`best_fit`]'s search (see
+    /// [`FitUnit::is_coarse`]).
+    coarse: Vec<bool>,
     /// Gram matrices at shifts `first..first + len` in a window of the frame's length, see
     /// [`FitUnit::cache_grams`].
     cache: (i64, Vec<Option<Gram>>),
@@ -168,6 +171,7 @@ impl FitUnit {
             prior,
             full: None,
             main: (0, 0),
+            coarse: Vec::new(),
             cache: (0, Vec::new()),
         };
         if lo < hi && hi <= u.t.len() {
@@ -185,7 +189,26 @@ impl FitUnit {
             let b = u.shifts.partition_point(|&s| s <= o + search);
             u.main = (a, b);
         }
+        u.coarse = (0..u.shifts.len()).map(|si| u.is_coarse(si)).collect();
         u
+    }
+
+    /// Whether shift `si` is on the coarse grid of [`best_fit`]'s search: a multiple of
+    /// [`ALT_GRID`], or a shift with no neighbour (one sample away, in the same group: main
+    /// alignment or not) that is one (the ends of runs the grid misses).
+    fn is_coarse(&self, si: usize) -> bool {
+        let in_main = |j: usize| j >= self.main.0 && j < self.main.1;
+        let on_grid = |s: i32| s.rem_euclid(ALT_GRID) == 0;
+        let s = self.shifts[si];
+        let neighbour_on_grid = |j: Option<usize>| {
+            j.is_some_and(|j| {
+                j < self.shifts.len()
+                    && in_main(j) == in_main(si)
+                    && (self.shifts[j] - s).abs() == 1
+                    && on_grid(self.shifts[j])
+            })
+        };
+        on_grid(s) || !(neighbour_on_grid(si.checked_sub(1)) || neighbour_on_grid(Some(si + 1)))
     }
 
     /// Computes once the Gram matrices of every shift in `±w` for windows of the frame's
@@ -402,18 +425,10 @@ pub(crate) fn best_fit(x: &[f32], units: &[FitUnit], amp: [f64; 2]) -> Option<Fi
         for (ui, u) in units.iter().enumerate() {
             let n = u.shifts.len();
             let mine = |j: usize| j < n && ((j >= u.main.0 && j < u.main.1) == main);
-            let on_grid = |s: i32| s.rem_euclid(ALT_GRID) == 0;
             let near = |si: usize, j: Option<usize>| {
                 j.is_some_and(|j| mine(j) && (u.shifts[j] - u.shifts[si]).abs() == 1)
             };
-            let coarse = |si: usize| {
-                let s = u.shifts[si];
-                let nb = [si.checked_sub(1), Some(si + 1)];
-                on_grid(s)
-                    || !nb
-                        .iter()
-                        .any(|&j| near(si, j) && on_grid(u.shifts[j.unwrap_or(si)]))
-            };
+            let coarse = |si: usize| u.coarse[si];
             promising.clear();
             promising.resize(n, false);
             for si in (0..n).filter(|&si| mine(si) && coarse(si)) {
@@ -501,20 +516,14 @@ pub(crate) enum Verdict {
     Overlap,
 }
 
-/// Energy of `x[lo..hi]` from the prefix sums of squares `cum` (`cum[0] = 0`).
-pub(crate) fn energy(cum: &[f64], lo: usize, hi: usize) -> f64 {
-    (cum[hi] - cum[lo]).max(0.0)
-}
-
-/// Prefix sums of squares of `x` into `cum` (`x.len() + 1` values).
-pub(crate) fn prefix_energy(x: &[f32], cum: &mut Vec<f64>) {
-    cum.clear();
-    cum.push(0.0);
-    let mut s = 0.0f64;
-    for &v in x {
-        s += (v as f64) * (v as f64);
-        cum.push(s);
-    }
+/// Energy of `x[lo..hi]`, as the difference of the running sums of squares from `x[0]` to
+/// `lo` and to `hi` (the prefix sums' rounding; the sum is kept in a register, with no
+/// table of prefix sums to write).
+pub(crate) fn energy(x: &[f32], lo: usize, hi: usize) -> f64 {
+    let square = |v: &f32| (*v as f64) * (*v as f64);
+    let to_lo = x[..lo].iter().fold(0.0f64, |s, v| s + square(v));
+    let to_hi = x[lo..hi].iter().fold(to_lo, |s, v| s + square(v));
+    (to_hi - to_lo).max(0.0)
 }
 
 /// Whether a residual energy over `m` samples is clean given the explained energy.
@@ -525,12 +534,12 @@ fn residual_ok(residual: f64, m: usize, explained: f64, p: &FitParams) -> bool {
     excess <= bound
 }
 
-/// Judges a fit whose window has prefix energies `cum`.
-pub(crate) fn judge(f: &Fit, cum: &[f64], p: &FitParams) -> Verdict {
+/// Judges a fit to the window `x`.
+pub(crate) fn judge(f: &Fit, x: &[f32], p: &FitParams) -> Verdict {
     if f.score < p.min_fit_snr * p.min_fit_snr * p.sigma2 {
         return Verdict::Noise;
     }
-    let residual = energy(cum, f.lo_w, f.hi_w) - f.explained;
+    let residual = energy(x, f.lo_w, f.hi_w) - f.explained;
     if residual_ok(residual, f.hi_w - f.lo_w, f.explained, p) {
         Verdict::Clean
     } else {
@@ -951,20 +960,16 @@ pub(crate) mod tests {
             residual_z: 6.0,
             residual_fraction: 0.1,
         };
-        let mut cum = Vec::new();
         let x = noise(len, 1, 5.0);
         let f = best_fit(&x, &us, p.amp).unwrap();
-        prefix_energy(&x, &mut cum);
-        assert_eq!(judge(&f, &cum, &p), Verdict::Noise);
+        assert_eq!(judge(&f, &x, &p), Verdict::Noise);
         let mut x = noise(len, 2, 5.0);
         us[0].add_model(&mut x, 0, 1.0, 0.0, 1.0);
         let f = best_fit(&x, &us, p.amp).unwrap();
-        prefix_energy(&x, &mut cum);
-        assert_eq!((f.unit, judge(&f, &cum, &p)), (0, Verdict::Clean));
+        assert_eq!((f.unit, judge(&f, &x, &p)), (0, Verdict::Clean));
         us[1].add_model(&mut x, 8, 1.0, 0.0, 1.0);
         let f = best_fit(&x, &us, p.amp).unwrap();
-        prefix_energy(&x, &mut cum);
-        assert_eq!(judge(&f, &cum, &p), Verdict::Overlap);
+        assert_eq!(judge(&f, &x, &p), Verdict::Overlap);
         let pair = resolve_overlap(&x, &us, f.unit, len / 2, 12, &p).expect("resolved");
         assert_eq!(pair.primary.unit, 0);
         assert_eq!((pair.secondary.unit, pair.secondary.shift), (1, 8));

@@ -191,9 +191,7 @@ use serde::Serialize;
 use crate::{Error, Result};
 use cluster::{isosplit, ClusterParams};
 use features::{FeatureKind, FeatureSpace};
-use fit::{
-    best_fit, energy, judge, prefix_energy, resolve_overlap, Fit, FitParams, FitUnit, Verdict,
-};
+use fit::{best_fit, energy, judge, resolve_overlap, Fit, FitParams, FitUnit, Verdict};
 use linalg::is_pos;
 use templates::{alignment_offsets, estimate, recentre, similarity, Contributor, Problem};
 
@@ -555,7 +553,6 @@ fn assign_pass(
 ) {
     let pre = ctx.input.pre_samples;
     let mut x = vec![0.0f32; ctx.len()];
-    let mut cum = Vec::with_capacity(ctx.len() + 1);
     extras.clear();
     for &i in which {
         if !ctx.valid[i] {
@@ -569,9 +566,7 @@ fn assign_pass(
             status[i] = Status::Unsorted;
             continue;
         };
-        // Energies are needed up to the fit's end only.
-        prefix_energy(&x[..f.hi_w], &mut cum);
-        let (fit, st) = match judge(&f, &cum, &ctx.fp) {
+        let (fit, st) = match judge(&f, &x, &ctx.fp) {
             Verdict::Noise => (None, Status::Unsorted),
             Verdict::Clean => (Some(f), Status::Clean),
             Verdict::Overlap => {
@@ -590,8 +585,7 @@ fn assign_pass(
                         });
                     }
                     (Some(p.primary), Status::Pair)
-                } else if !overlaps
-                    || f.explained >= ctx.min_explained * energy(&cum, f.lo_w, f.hi_w)
+                } else if !overlaps || f.explained >= ctx.min_explained * energy(&x, f.lo_w, f.hi_w)
                 {
                     // Before the last pass every spike above noise keeps its best unit, so
                     // that its potential is peeled from its neighbours' windows and modelled

@@ -577,3 +577,26 @@ fn units_discharging_together_are_not_fasciculations() {
         fasc.len()
     );
 }
+
+/// Myokymic bursts of a polyphasic motor unit potential whose brief spikes make the
+/// waveform classes call it a complex (reinnervated units, as in radiation plexopathy)
+/// are still myokymic discharges: the grouped, semi-rhythmic firing decides, and complex
+/// repetitive discharges ask for machine-like regularity the bursts do not have.
+#[test]
+fn myokymic_bursts_of_a_polyphasic_unit_are_myokymic() {
+    let t = truth("myokymia-facial", 30.0, SEEDS[0]);
+    let mut inputs = perfect(&t);
+    for u in &mut inputs[0].0 {
+        u.waveform = WaveformClass::Complex;
+        u.phases = 6;
+    }
+    let (_, rep) = analyse(&t, &inputs);
+    let f1 = rep
+        .discharges
+        .per_class
+        .iter()
+        .find(|c| c.class == DischargeClass::Myokymic)
+        .and_then(|c| c.f1)
+        .unwrap_or(0.0);
+    assert!(f1 >= 0.9, "myokymic F1 {f1:.3} with complex waveforms");
+}

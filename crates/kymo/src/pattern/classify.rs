@@ -243,16 +243,12 @@ pub(crate) fn waveform_membership(class: DischargeClass, u: &UnitInput) -> f64 {
             | C::Cramp,
             W::MotorUnit,
         ) => 1.0,
-        (
-            C::Myokymic
-            | C::MyokymicContinuous
-            | C::Doublet
-            | C::Neuromyotonic
-            | C::Regular
-            | C::Voluntary
-            | C::Cramp,
-            W::Complex,
-        ) => 0.3,
+        // A polyphasic motor unit potential of brief spikes (reinnervation, as in the
+        // radiation plexopathies that bring limb myokymia, brief) is what the waveform
+        // classes call a complex; in grouped, semi-rhythmic bursts its firing says more
+        // than its shape (the complex repetitive rule asks for machine-like regularity).
+        (C::Myokymic | C::MyokymicContinuous, W::Complex) => 0.5,
+        (C::Doublet | C::Neuromyotonic | C::Regular | C::Voluntary | C::Cramp, W::Complex) => 0.3,
         (C::ComplexRepetitive, W::Complex) => 1.0,
         (C::ComplexRepetitive, W::MotorUnit) => {
             if u.phases >= 5 {

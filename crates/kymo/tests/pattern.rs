@@ -600,3 +600,78 @@ fn myokymic_bursts_of_a_polyphasic_unit_are_myokymic() {
         .unwrap_or(0.0);
     assert!(f1 >= 0.9, "myokymic F1 {f1:.3} with complex waveforms");
 }
+
+/// A fasciculating unit one of whose single discharges falls during a voluntary
+/// contraction of other units takes part in that episode there, but it has not shown
+/// voluntary firing: its single discharges at rest are still fasciculations. A unit that
+/// fires steadily in the contraction is under voluntary control, and its single
+/// discharges at rest are not called fasciculations.
+#[test]
+fn a_stray_single_inside_a_contraction_keeps_a_unit_fasciculating() {
+    let mut rng = ChaCha8Rng::seed_from_u64(77);
+    let mu = |id| UnitInput {
+        id,
+        waveform: WaveformClass::MotorUnit,
+        p2p_uv: 600.0,
+        duration_ms: 10.0,
+        phases: 3,
+        first_phase_positive: false,
+    };
+    let units: Vec<UnitInput> = (0..4).map(mu).collect();
+    let mut pots = Vec::new();
+    // Units 0–2: a 10 s voluntary contraction at 9–12 Hz, interval CV about 0.1.
+    for id in 0..3u32 {
+        let rate = 9.0 + id as f64 * 1.5;
+        let mut t = 20.0 + rng.random::<f64>() / rate;
+        while t < 30.0 {
+            pots.push(PotentialInput {
+                time_s: t,
+                unit: id,
+                amplitude_uv: 600.0,
+            });
+            t += (1.0 + 0.1 * (rng.random::<f64>() * 2.0 - 1.0) * 1.7) / rate;
+        }
+    }
+    // Unit 3: single discharges every few seconds (brief: well under 1 Hz), one of them
+    // during the contraction.
+    let singles = [2.1, 7.9, 11.4, 16.0, 25.2, 34.7, 41.3, 47.8, 52.6, 58.9];
+    for &t in &singles {
+        pots.push(PotentialInput {
+            time_s: t,
+            unit: 3,
+            amplitude_uv: 600.0,
+        });
+    }
+    // Unit 2, which fires steadily in the contraction, fires single discharges at rest too.
+    for t in [5.3, 38.2, 55.1] {
+        pots.push(PotentialInput {
+            time_s: t,
+            unit: 2,
+            amplitude_uv: 600.0,
+        });
+    }
+    pots.sort_by(|a, b| a.time_s.total_cmp(&b.time_s));
+    let r = analyze_channel(&units, &pots, 60.0, &[], &cfg());
+    assert!(
+        r.discharges
+            .iter()
+            .any(|d| d.class == DischargeClass::Voluntary),
+        "no voluntary episode: {:?}",
+        r.discharges.iter().map(|d| d.class).collect::<Vec<_>>()
+    );
+    let fasc = r
+        .discharges
+        .iter()
+        .filter(|d| d.class == DischargeClass::Fasciculation && d.units == [3])
+        .count();
+    assert!(
+        fasc >= 8,
+        "{fasc} of unit 3's 9 single discharges at rest called fasciculations"
+    );
+    assert!(
+        !r.discharges
+            .iter()
+            .any(|d| d.class == DischargeClass::Fasciculation && d.units == [2]),
+        "a unit of the contraction called fasciculating"
+    );
+}

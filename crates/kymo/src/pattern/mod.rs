@@ -689,13 +689,19 @@ pub fn analyze_channel(
     }
 
     let mut discharges = Vec::new();
-    episodes(&mut segs, &trains, &arts, cfg, &mut discharges);
     // Fasciculations are judged at rest: a unit that takes part in voluntary or cramp
-    // activity in this recording is not called fasciculating.
-    let mut in_episode: Vec<u32> = discharges
-        .iter()
-        .flat_map(|d| d.units.iter().copied())
-        .collect();
+    // activity in this recording (fires a sustained segment in it) is not called
+    // fasciculating. A unit whose only potentials in an episode's span are single ones
+    // belongs to the episode there, but it has not shown voluntary firing.
+    let mut in_episode: Vec<u32> = Vec::new();
+    episodes(
+        &mut segs,
+        &trains,
+        &arts,
+        cfg,
+        &mut discharges,
+        &mut in_episode,
+    );
     in_episode.sort_unstable();
     in_episode.dedup();
 
@@ -807,13 +813,15 @@ fn single_unit_discharge(
 /// Multi-unit episodes: sustained segments of different motor units that overlap in time
 /// are scored together as voluntary activity or a cramp; an episode that scores at least
 /// as well as its members' own calls replaces them (it also takes in every motor-unit
-/// segment inside its span, e.g. units recruited for a few potentials only).
+/// segment inside its span, e.g. units recruited for a few potentials only). `engaged`
+/// receives the units that fire a sustained segment in an episode.
 fn episodes(
     segs: &mut [Seg],
     trains: &[Train],
     arts: &[(f64, f64)],
     cfg: &PatternConfig,
     out: &mut Vec<Discharge>,
+    engaged: &mut Vec<u32>,
 ) {
     use DischargeClass as C;
     let join = cfg.segmentation.join_s;
@@ -925,6 +933,7 @@ fn episodes(
         for &j in &inside {
             segs[j].episode = true;
         }
+        engaged.extend(members.iter().map(|&i| trains[segs[i].tr].unit.id));
     }
 }
 

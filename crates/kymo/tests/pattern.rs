@@ -515,6 +515,18 @@ fn bad_input_is_counted_not_fatal() {
     assert!(empty.discharges.is_empty() && empty.trains.is_empty());
 }
 
+/// A 600 µV, 10 ms, three-phase motor unit.
+fn motor_unit(id: u32) -> UnitInput {
+    UnitInput {
+        id,
+        waveform: WaveformClass::MotorUnit,
+        p2p_uv: 600.0,
+        duration_ms: 10.0,
+        phases: 3,
+        first_phase_positive: false,
+    }
+}
+
 /// Four units firing single discharges at random (Poisson, 0.15/s each, 120 s) are
 /// fasciculating; the same units discharging within 0.3 s of each other at three moments
 /// (a contraction starting, as at the onsets of the real surface recording `emg_1.txt`)
@@ -522,16 +534,7 @@ fn bad_input_is_counted_not_fatal() {
 #[test]
 fn units_discharging_together_are_not_fasciculations() {
     let mut rng = ChaCha8Rng::seed_from_u64(2026);
-    let units: Vec<UnitInput> = (0..4)
-        .map(|id| UnitInput {
-            id,
-            waveform: WaveformClass::MotorUnit,
-            p2p_uv: 600.0,
-            duration_ms: 10.0,
-            phases: 3,
-            first_phase_positive: false,
-        })
-        .collect();
+    let units: Vec<UnitInput> = (0..4).map(motor_unit).collect();
     let mut pots = Vec::new();
     for u in &units {
         let mut t = 0.0;
@@ -609,15 +612,7 @@ fn myokymic_bursts_of_a_polyphasic_unit_are_myokymic() {
 #[test]
 fn a_stray_single_inside_a_contraction_keeps_a_unit_fasciculating() {
     let mut rng = ChaCha8Rng::seed_from_u64(77);
-    let mu = |id| UnitInput {
-        id,
-        waveform: WaveformClass::MotorUnit,
-        p2p_uv: 600.0,
-        duration_ms: 10.0,
-        phases: 3,
-        first_phase_positive: false,
-    };
-    let units: Vec<UnitInput> = (0..4).map(mu).collect();
+    let units: Vec<UnitInput> = (0..4).map(motor_unit).collect();
     let mut pots = Vec::new();
     // Units 0–2: a 10 s voluntary contraction at 9–12 Hz, interval CV about 0.1.
     for id in 0..3u32 {

@@ -1323,19 +1323,14 @@ pub fn sort(input: &SortInput, cfg: &ValidSortConfig) -> Result<Sorting> {
         }
         if settled_rounds >= c.refine_settled_rounds || stalled_rounds >= c.refine_patience {
             // A split that ends with fewer units than before it took spikes from a unit
-            // that was there, rather than finding one: undone.
-            if let Some(b) = before_split.take() {
-                if templates.len() <= b.templates.len() {
-                    b.restore(
-                        &mut templates,
-                        &mut counts,
-                        &mut log_sd,
-                        &mut fits,
-                        &mut status,
-                    );
-                    break;
-                }
+            // that was there, rather than finding one: undone after the loop.
+            if before_split
+                .as_ref()
+                .is_some_and(|b| templates.len() <= b.templates.len())
+            {
+                break;
             }
+            before_split = None;
             // Settled: a unit may still hold several whose main spikes are alike.
             let found = if splits_left > 0 {
                 let units = prepare(&ctx, &templates, &counts, &log_sd, c);
@@ -1397,6 +1392,7 @@ pub fn sort(input: &SortInput, cfg: &ValidSortConfig) -> Result<Sorting> {
             prev2 = prev.replace(labels);
         }
     }
+    // A split whose refinement ended with fewer units than before it is undone.
     if let Some(b) = before_split.take() {
         if templates.len() <= b.templates.len() {
             b.restore(

@@ -930,7 +930,8 @@ const LONG_AVERAGE_MAX: usize = 200;
 const LONG_AVERAGE_INTERVAL_QUANTILE: f64 = 0.1;
 
 /// Units whose template is cut off by the end of the sorting window while it is initially
-/// positive — a positive sharp wave's slow negative phase outlasts the window — are
+/// positive — a positive sharp wave's slow negative phase outlasts the window — or is a
+/// one-phase positive spike (that phase too shallow to count inside the window) are
 /// measured again on an average of the filtered signal over `LONG_AVERAGE_POST_MS` after
 /// the peak ([`sort::remeasure_long`]).
 fn lengthen_truncated(

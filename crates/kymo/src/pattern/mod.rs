@@ -832,7 +832,11 @@ fn episodes(
             segs[i].sustained
                 && !(matches!(
                     best.class,
-                    C::Neuromyotonic | C::ComplexRepetitive | C::Myokymic | C::Doublet
+                    C::Neuromyotonic
+                        | C::ComplexRepetitive
+                        | C::Myokymic
+                        | C::MyokymicContinuous
+                        | C::Doublet
                 ) && best.score >= cfg.scoring.min_score)
         })
         .collect();

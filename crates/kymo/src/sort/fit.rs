@@ -87,12 +87,20 @@ pub(crate) struct FitUnit {
     full: Option<(f64, f64, f64)>,
     /// Index range of the shifts around the first offset (the main alignment), tried first.
     main: (usize, usize),
-    /// Whether each shift is on the coarse grid of [`best_fit`]'s search (see
-    /// [`FitUnit::is_coarse`]).
-    coarse: Vec<bool>,
+    /// [`best_fit`]'s search over the shifts, main alignments (`[0]`) then the others.
+    plans: [Plan; 2],
     /// Gram matrices at shifts `first..first + len` in a window of the frame's length, see
     /// [`FitUnit::cache_grams`].
     cache: (i64, Vec<Option<Gram>>),
+}
+
+/// The order of [`best_fit`]'s search over one group of a unit's shifts (indices into
+/// `shifts`): the coarse shifts, then each other shift with the coarse neighbours whose
+/// promise decides whether it is fitted.
+#[derive(Debug, Clone, Default)]
+struct Plan {
+    coarse: Vec<usize>,
+    fine: Vec<(usize, [Option<usize>; 2])>,
 }
 
 /// The fit of one unit to one window.
@@ -171,7 +179,7 @@ impl FitUnit {
             prior,
             full: None,
             main: (0, 0),
-            coarse: Vec::new(),
+            plans: Default::default(),
             cache: (0, Vec::new()),
         };
         if lo < hi && hi <= u.t.len() {
@@ -189,8 +197,29 @@ impl FitUnit {
             let b = u.shifts.partition_point(|&s| s <= o + search);
             u.main = (a, b);
         }
-        u.coarse = (0..u.shifts.len()).map(|si| u.is_coarse(si)).collect();
+        let coarse: Vec<bool> = (0..u.shifts.len()).map(|si| u.is_coarse(si)).collect();
+        u.plans = [true, false].map(|main| u.plan(main, &coarse));
         u
+    }
+
+    /// The search over the shifts of one group (main alignment or not): its coarse shifts,
+    /// and its other shifts with their coarse neighbours (one sample away, same group).
+    fn plan(&self, main: bool, coarse: &[bool]) -> Plan {
+        let n = self.shifts.len();
+        let mine = |j: usize| j < n && ((j >= self.main.0 && j < self.main.1) == main);
+        let mut p = Plan::default();
+        for si in (0..n).filter(|&si| mine(si)) {
+            if coarse[si] {
+                p.coarse.push(si);
+                continue;
+            }
+            let near = |j: Option<usize>| {
+                j.filter(|&j| mine(j) && coarse[j] && (self.shifts[j] - self.shifts[si]).abs() == 1)
+            };
+            p.fine
+                .push((si, [near(si.checked_sub(1)), near(Some(si + 1))]));
+        }
+        p
     }
 
     /// Whether shift `si` is on the coarse grid of [`best_fit`]'s search: a multiple of
@@ -420,26 +449,18 @@ pub(crate) fn best_fit(x: &[f32], units: &[FitUnit], amp: [f64; 2]) -> Option<Fi
     // their neighbours, but only next to a grid shift whose free optimum reaches
     // `ALT_REFINE` of the best score so far (the derivative term fits ±0.6 sample, so the
     // optimum varies smoothly with the shift).
-    let mut promising: Vec<bool> = Vec::new();
-    for main in [true, false] {
+    // `promising[j]` is read only for the coarse shifts of the group being searched, all
+    // written just before.
+    let most = units.iter().map(|u| u.shifts.len()).max().unwrap_or(0);
+    let mut promising = vec![false; most];
+    for group in 0..2 {
         for (ui, u) in units.iter().enumerate() {
-            let n = u.shifts.len();
-            let mine = |j: usize| j < n && ((j >= u.main.0 && j < u.main.1) == main);
-            let near = |si: usize, j: Option<usize>| {
-                j.is_some_and(|j| mine(j) && (u.shifts[j] - u.shifts[si]).abs() == 1)
-            };
-            let coarse = |si: usize| u.coarse[si];
-            promising.clear();
-            promising.resize(n, false);
-            for si in (0..n).filter(|&si| mine(si) && coarse(si)) {
+            let plan = &u.plans[group];
+            for &si in &plan.coarse {
                 promising[si] = try_fit(ui, si, true, &mut best);
             }
-            for si in (0..n).filter(|&si| mine(si) && !coarse(si)) {
-                let nb = [si.checked_sub(1), Some(si + 1)];
-                if nb
-                    .iter()
-                    .any(|&j| near(si, j) && j.is_some_and(|j| promising[j]))
-                {
+            for &(si, nb) in &plan.fine {
+                if nb.iter().flatten().any(|&j| promising[j]) {
                     try_fit(ui, si, false, &mut best);
                 }
             }

@@ -80,11 +80,34 @@ pub(crate) fn dot2(x: &[f32], t: &[f32], d: &[f32]) -> (f64, f64) {
             ad[k] += x[k] * d[k];
         }
     }
-    (lanes_total(&at, rx, rt), lanes_total(&ad, rx, rd))
+    lanes_totals(&at, &ad, rx, rt, rd)
+}
+
+/// [`lanes_total`] of both sets of lanes of [`dot2`] in one call (one call instead of two,
+/// each remainder sample of `x` converted once): the same sums in the same order, the two
+/// independent chains of additions side by side in vector registers. Not inlined, for the
+/// reason given at [`lanes_total`].
+#[inline(never)]
+fn lanes_totals(
+    at: &[f32; LANES],
+    ad: &[f32; LANES],
+    rx: &[f32],
+    rt: &[f32],
+    rd: &[f32],
+) -> (f64, f64) {
+    let mut st: f64 = at.iter().map(|&v| v as f64).sum();
+    let mut sd: f64 = ad.iter().map(|&v| v as f64).sum();
+    for ((x, t), d) in rx.iter().zip(rt).zip(rd) {
+        let x = *x as f64;
+        st += x * (*t as f64);
+        sd += x * (*d as f64);
+    }
+    (st, sd)
 }
 
 /// [`dot`]'s last steps: the lanes summed in f64, then the products of the remainders.
-/// Not inlined on purpose: inlined into [`dot2`], the compiler's vectoriser pairs the two
+/// Not inlined on purpose: inlined into [`dot2`] (or its two-set form [`lanes_totals`]),
+/// the compiler's vectoriser pairs the two
 /// sets of lanes (`t` and `d` lane k in one register, with shuffles) and the loop runs
 /// slower than two [`dot`]s; kept apart, each set is two plain vector registers.
 #[inline(never)]

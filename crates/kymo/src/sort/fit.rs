@@ -292,9 +292,10 @@ impl FitUnit {
     pub(crate) fn add_model(&self, w: &mut [f32], o: i64, a: f32, b: f32, sign: f32) {
         if let Some((lo_w, hi_w)) = placed(self.lo, self.hi, o, w.len()) {
             let base = (lo_w as i64 - o) as usize;
-            let (t, d) = (&self.t[base..], &self.d[base..]);
-            for (k, x) in w[lo_w..hi_w].iter_mut().enumerate() {
-                *x += sign * (a * t[k] + b * d[k]);
+            let n = hi_w - lo_w;
+            let (t, d) = (&self.t[base..base + n], &self.d[base..base + n]);
+            for ((x, tv), dv) in w[lo_w..hi_w].iter_mut().zip(t).zip(d) {
+                *x += sign * (a * tv + b * dv);
             }
         }
     }

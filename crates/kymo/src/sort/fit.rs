@@ -65,6 +65,29 @@ pub(crate) struct Gram {
     /// Window range `[lo_w, hi_w)` of the fit (the support shifted, clipped to the window).
     lo_w: usize,
     hi_w: usize,
+    /// `tt·dd − td²`, computed once for every fit at this shift.
+    det: f64,
+    /// Whether `det > 1e-6·tt·dd` (the free optimum's bounds are trusted: [`cannot_beat`],
+    /// [`reaches`]).
+    conditioned: bool,
+    /// Whether `det > 1e-12·tt·dd` and `dd > 0` ([`solve`] fits `a` and `b` jointly).
+    joint: bool,
+}
+
+impl Gram {
+    fn new(tt: f64, td: f64, dd: f64, lo_w: usize, hi_w: usize) -> Gram {
+        let det = tt * dd - td * td;
+        Gram {
+            tt,
+            td,
+            dd,
+            lo_w,
+            hi_w,
+            det,
+            conditioned: det > 1e-6 * tt * dd,
+            joint: det > 1e-12 * tt * dd && dd > 0.0,
+        }
+    }
 }
 
 /// A unit ready to be fitted.
@@ -260,26 +283,14 @@ impl FitUnit {
         let (lo_w, hi_w) = placed(self.lo, self.hi, s, len)?;
         let (a, b) = ((lo_w as i64 - s) as usize, (hi_w as i64 - s) as usize);
         if let (Some((tt, td, dd)), true) = (self.full, a == self.lo && b == self.hi) {
-            return (tt > 0.0).then_some(Gram {
-                tt,
-                td,
-                dd,
-                lo_w,
-                hi_w,
-            });
+            return (tt > 0.0).then_some(Gram::new(tt, td, dd, lo_w, hi_w));
         }
         let (t, d) = (&self.t[a..b], &self.d[a..b]);
         let tt = dot(t, t);
         if !is_pos(tt) {
             return None;
         }
-        Some(Gram {
-            tt,
-            td: dot(t, d),
-            dd: dot(d, d),
-            lo_w,
-            hi_w,
-        })
+        Some(Gram::new(tt, dot(t, d), dot(d, d), lo_w, hi_w))
     }
 
     /// The amplitude prior's penalty at scale `a`.
@@ -309,8 +320,8 @@ pub(crate) fn solve(g: &Gram, xt: f64, xd: f64, amp: [f64; 2]) -> (f64, f64, f64
     if !(xt.is_finite() && xd.is_finite()) {
         return (amp[0], 0.0, f64::NEG_INFINITY);
     }
-    let det = g.tt * g.dd - g.td * g.td;
-    let (mut a, mut b) = if det > 1e-12 * g.tt * g.dd && g.dd > 0.0 {
+    let det = g.det;
+    let (mut a, mut b) = if g.joint {
         ((g.dd * xt - g.td * xd) / det, (g.tt * xd - g.td * xt) / det)
     } else {
         (xt / g.tt, 0.0)
@@ -340,9 +351,8 @@ fn cannot_beat(g: &Gram, xt: f64, xd: f64, score: f64) -> bool {
     if !(score > 0.0 && xt.is_finite() && xd.is_finite()) {
         return false;
     }
-    let det = g.tt * g.dd - g.td * g.td;
-    let conditioned = det > 1e-6 * g.tt * g.dd;
-    if !conditioned {
+    let det = g.det;
+    if !g.conditioned {
         return false;
     }
     let (p, q, r) = (g.dd * xt * xt, g.tt * xd * xd, 2.0 * g.td * xt * xd);
@@ -482,10 +492,8 @@ const ALT_REFINE: f64 = 0.5;
 /// `level` (compared without the division; `true` when the Gram matrix is ill-conditioned:
 /// no conclusion).
 fn reaches(g: &Gram, xt: f64, xd: f64, level: f64) -> bool {
-    let det = g.tt * g.dd - g.td * g.td;
-    let conditioned = det > 1e-6 * g.tt * g.dd;
-    let below = g.dd * xt * xt - 2.0 * g.td * xt * xd + g.tt * xd * xd < level * det;
-    !(conditioned && below)
+    let below = g.dd * xt * xt - 2.0 * g.td * xt * xd + g.tt * xd * xd < level * g.det;
+    !(g.conditioned && below)
 }
 
 /// Best fit of one unit over every shift in `range` (inclusive), computing each shift's
@@ -857,13 +865,7 @@ pub(crate) mod tests {
                 if !any || tt <= 0.0 {
                     continue;
                 }
-                let g = Gram {
-                    tt,
-                    td,
-                    dd,
-                    lo_w: 0,
-                    hi_w: 0,
-                };
+                let g = Gram::new(tt, td, dd, 0, 0);
                 let (a, b, _) = solve(&g, xt, xd, amp);
                 // Explained energy as the difference of full-window residuals.
                 let mut before = 0.0;

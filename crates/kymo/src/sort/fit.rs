@@ -65,6 +65,29 @@ pub(crate) struct Gram {
     /// Window range `[lo_w, hi_w)` of the fit (the support shifted, clipped to the window).
     lo_w: usize,
     hi_w: usize,
+    /// `tt·dd − td²`, computed once for every fit at this shift.
+    det: f64,
+    /// Whether `det > 1e-6·tt·dd` (the free optimum's bounds are trusted: [`cannot_beat`],
+    /// [`reaches`]).
+    conditioned: bool,
+    /// Whether `det > 1e-12·tt·dd` and `dd > 0` ([`solve`] fits `a` and `b` jointly).
+    joint: bool,
+}
+
+impl Gram {
+    fn new(tt: f64, td: f64, dd: f64, lo_w: usize, hi_w: usize) -> Gram {
+        let det = tt * dd - td * td;
+        Gram {
+            tt,
+            td,
+            dd,
+            lo_w,
+            hi_w,
+            det,
+            conditioned: det > 1e-6 * tt * dd,
+            joint: det > 1e-12 * tt * dd && dd > 0.0,
+        }
+    }
 }
 
 /// A unit ready to be fitted.
@@ -87,12 +110,20 @@ pub(crate) struct FitUnit {
     full: Option<(f64, f64, f64)>,
     /// Index range of the shifts around the first offset (the main alignment), tried first.
     main: (usize, usize),
-    /// Whether each shift is on the coarse grid of [`best_fit`]'s search (see
-    /// [`FitUnit::is_coarse`]).
-    coarse: Vec<bool>,
+    /// [`best_fit`]'s search over the shifts, main alignments (`[0]`) then the others.
+    plans: [Plan; 2],
     /// Gram matrices at shifts `first..first + len` in a window of the frame's length, see
     /// [`FitUnit::cache_grams`].
     cache: (i64, Vec<Option<Gram>>),
+}
+
+/// The order of [`best_fit`]'s search over one group of a unit's shifts (indices into
+/// `shifts`): the coarse shifts, then each other shift with the coarse neighbours whose
+/// promise decides whether it is fitted.
+#[derive(Debug, Clone, Default)]
+struct Plan {
+    coarse: Vec<usize>,
+    fine: Vec<(usize, [Option<usize>; 2])>,
 }
 
 /// The fit of one unit to one window.
@@ -171,7 +202,7 @@ impl FitUnit {
             prior,
             full: None,
             main: (0, 0),
-            coarse: Vec::new(),
+            plans: Default::default(),
             cache: (0, Vec::new()),
         };
         if lo < hi && hi <= u.t.len() {
@@ -189,8 +220,29 @@ impl FitUnit {
             let b = u.shifts.partition_point(|&s| s <= o + search);
             u.main = (a, b);
         }
-        u.coarse = (0..u.shifts.len()).map(|si| u.is_coarse(si)).collect();
+        let coarse: Vec<bool> = (0..u.shifts.len()).map(|si| u.is_coarse(si)).collect();
+        u.plans = [true, false].map(|main| u.plan(main, &coarse));
         u
+    }
+
+    /// The search over the shifts of one group (main alignment or not): its coarse shifts,
+    /// and its other shifts with their coarse neighbours (one sample away, same group).
+    fn plan(&self, main: bool, coarse: &[bool]) -> Plan {
+        let n = self.shifts.len();
+        let mine = |j: usize| j < n && ((j >= self.main.0 && j < self.main.1) == main);
+        let mut p = Plan::default();
+        for si in (0..n).filter(|&si| mine(si)) {
+            if coarse[si] {
+                p.coarse.push(si);
+                continue;
+            }
+            let near = |j: Option<usize>| {
+                j.filter(|&j| mine(j) && coarse[j] && (self.shifts[j] - self.shifts[si]).abs() == 1)
+            };
+            p.fine
+                .push((si, [near(si.checked_sub(1)), near(Some(si + 1))]));
+        }
+        p
     }
 
     /// Whether shift `si` is on the coarse grid of [`best_fit`]'s search: a multiple of
@@ -231,26 +283,14 @@ impl FitUnit {
         let (lo_w, hi_w) = placed(self.lo, self.hi, s, len)?;
         let (a, b) = ((lo_w as i64 - s) as usize, (hi_w as i64 - s) as usize);
         if let (Some((tt, td, dd)), true) = (self.full, a == self.lo && b == self.hi) {
-            return (tt > 0.0).then_some(Gram {
-                tt,
-                td,
-                dd,
-                lo_w,
-                hi_w,
-            });
+            return (tt > 0.0).then_some(Gram::new(tt, td, dd, lo_w, hi_w));
         }
         let (t, d) = (&self.t[a..b], &self.d[a..b]);
         let tt = dot(t, t);
         if !is_pos(tt) {
             return None;
         }
-        Some(Gram {
-            tt,
-            td: dot(t, d),
-            dd: dot(d, d),
-            lo_w,
-            hi_w,
-        })
+        Some(Gram::new(tt, dot(t, d), dot(d, d), lo_w, hi_w))
     }
 
     /// The amplitude prior's penalty at scale `a`.
@@ -263,9 +303,10 @@ impl FitUnit {
     pub(crate) fn add_model(&self, w: &mut [f32], o: i64, a: f32, b: f32, sign: f32) {
         if let Some((lo_w, hi_w)) = placed(self.lo, self.hi, o, w.len()) {
             let base = (lo_w as i64 - o) as usize;
-            let (t, d) = (&self.t[base..], &self.d[base..]);
-            for (k, x) in w[lo_w..hi_w].iter_mut().enumerate() {
-                *x += sign * (a * t[k] + b * d[k]);
+            let n = hi_w - lo_w;
+            let (t, d) = (&self.t[base..base + n], &self.d[base..base + n]);
+            for ((x, tv), dv) in w[lo_w..hi_w].iter_mut().zip(t).zip(d) {
+                *x += sign * (a * tv + b * dv);
             }
         }
     }
@@ -279,8 +320,8 @@ pub(crate) fn solve(g: &Gram, xt: f64, xd: f64, amp: [f64; 2]) -> (f64, f64, f64
     if !(xt.is_finite() && xd.is_finite()) {
         return (amp[0], 0.0, f64::NEG_INFINITY);
     }
-    let det = g.tt * g.dd - g.td * g.td;
-    let (mut a, mut b) = if det > 1e-12 * g.tt * g.dd && g.dd > 0.0 {
+    let det = g.det;
+    let (mut a, mut b) = if g.joint {
         ((g.dd * xt - g.td * xd) / det, (g.tt * xd - g.td * xt) / det)
     } else {
         (xt / g.tt, 0.0)
@@ -310,9 +351,8 @@ fn cannot_beat(g: &Gram, xt: f64, xd: f64, score: f64) -> bool {
     if !(score > 0.0 && xt.is_finite() && xd.is_finite()) {
         return false;
     }
-    let det = g.tt * g.dd - g.td * g.td;
-    let conditioned = det > 1e-6 * g.tt * g.dd;
-    if !conditioned {
+    let det = g.det;
+    if !g.conditioned {
         return false;
     }
     let (p, q, r) = (g.dd * xt * xt, g.tt * xd * xd, 2.0 * g.td * xt * xd);
@@ -420,26 +460,18 @@ pub(crate) fn best_fit(x: &[f32], units: &[FitUnit], amp: [f64; 2]) -> Option<Fi
     // their neighbours, but only next to a grid shift whose free optimum reaches
     // `ALT_REFINE` of the best score so far (the derivative term fits ±0.6 sample, so the
     // optimum varies smoothly with the shift).
-    let mut promising: Vec<bool> = Vec::new();
-    for main in [true, false] {
+    // `promising[j]` is read only for the coarse shifts of the group being searched, all
+    // written just before.
+    let most = units.iter().map(|u| u.shifts.len()).max().unwrap_or(0);
+    let mut promising = vec![false; most];
+    for group in 0..2 {
         for (ui, u) in units.iter().enumerate() {
-            let n = u.shifts.len();
-            let mine = |j: usize| j < n && ((j >= u.main.0 && j < u.main.1) == main);
-            let near = |si: usize, j: Option<usize>| {
-                j.is_some_and(|j| mine(j) && (u.shifts[j] - u.shifts[si]).abs() == 1)
-            };
-            let coarse = |si: usize| u.coarse[si];
-            promising.clear();
-            promising.resize(n, false);
-            for si in (0..n).filter(|&si| mine(si) && coarse(si)) {
+            let plan = &u.plans[group];
+            for &si in &plan.coarse {
                 promising[si] = try_fit(ui, si, true, &mut best);
             }
-            for si in (0..n).filter(|&si| mine(si) && !coarse(si)) {
-                let nb = [si.checked_sub(1), Some(si + 1)];
-                if nb
-                    .iter()
-                    .any(|&j| near(si, j) && j.is_some_and(|j| promising[j]))
-                {
+            for &(si, nb) in &plan.fine {
+                if nb.iter().flatten().any(|&j| promising[j]) {
                     try_fit(ui, si, false, &mut best);
                 }
             }
@@ -460,10 +492,8 @@ const ALT_REFINE: f64 = 0.5;
 /// `level` (compared without the division; `true` when the Gram matrix is ill-conditioned:
 /// no conclusion).
 fn reaches(g: &Gram, xt: f64, xd: f64, level: f64) -> bool {
-    let det = g.tt * g.dd - g.td * g.td;
-    let conditioned = det > 1e-6 * g.tt * g.dd;
-    let below = g.dd * xt * xt - 2.0 * g.td * xt * xd + g.tt * xd * xd < level * det;
-    !(conditioned && below)
+    let below = g.dd * xt * xt - 2.0 * g.td * xt * xd + g.tt * xd * xd < level * g.det;
+    !(g.conditioned && below)
 }
 
 /// Best fit of one unit over every shift in `range` (inclusive), computing each shift's
@@ -835,13 +865,7 @@ pub(crate) mod tests {
                 if !any || tt <= 0.0 {
                     continue;
                 }
-                let g = Gram {
-                    tt,
-                    td,
-                    dd,
-                    lo_w: 0,
-                    hi_w: 0,
-                };
+                let g = Gram::new(tt, td, dd, 0, 0);
                 let (a, b, _) = solve(&g, xt, xd, amp);
                 // Explained energy as the difference of full-window residuals.
                 let mut before = 0.0;

@@ -21,7 +21,7 @@
 //! a window holds more than one neighbour of its own unit; CGLS does not.
 
 use super::fit::derivative;
-use super::linalg::{dot, is_pos};
+use super::linalg::{dot, is_pos, sumsq};
 
 /// One potential inside a window: unit, offset of its frame in the window, amplitude and
 /// sub-sample term.
@@ -136,7 +136,7 @@ fn adjoint(grad: &mut [Vec<f32>], supports: &[(usize, usize)], cs: &[Contributor
 }
 
 fn norm2(v: &[Vec<f32>]) -> f64 {
-    v.iter().map(|t| dot(t, t)).sum()
+    v.iter().map(|t| sumsq(t)).sum()
 }
 
 /// Zeroes each template outside its support.

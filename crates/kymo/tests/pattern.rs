@@ -670,3 +670,44 @@ fn a_stray_single_inside_a_contraction_keeps_a_unit_fasciculating() {
         "a unit of the contraction called fasciculating"
     );
 }
+
+/// A unit firing continuously at 25 Hz, its rate and amplitude waxing and waning by
+/// ±40 % at 1.5 Hz, whose four weakest beats at every third trough the detector missed
+/// (pauses of about 5–7 median intervals): one continuous myokymic discharge over the
+/// whole train, not pieces (it fails with `tonic_max_pause_intervals` = 0: eleven
+/// unclassified pieces).
+#[test]
+fn a_continuous_unit_is_not_cut_at_its_missed_beats() {
+    let units = vec![motor_unit(0)];
+    let mut pots = Vec::new();
+    let mut t = 0.1;
+    let mut k = 0usize;
+    while t < 20.0 {
+        let phase = (std::f64::consts::TAU * 1.5 * t).sin();
+        let amplitude = 600.0 * (1.0 + 0.4 * phase);
+        // Four beats around every third trough (phase near −1) are missed.
+        let cycle = (1.5 * t).floor() as usize;
+        let missed = cycle % 3 == 0 && phase < -0.8;
+        if !missed {
+            pots.push(PotentialInput {
+                time_s: t,
+                unit: 0,
+                amplitude_uv: amplitude as f32,
+            });
+        }
+        t += 1.0 / (25.0 * (1.0 + 0.4 * phase));
+        k += 1;
+    }
+    assert!(k > 400);
+    let r = analyze_channel(&units, &pots, 20.0, &[], &cfg());
+    let classes: Vec<DischargeClass> = r.discharges.iter().map(|d| d.class).collect();
+    assert_eq!(
+        classes,
+        vec![DischargeClass::MyokymicContinuous],
+        "{:?}",
+        r.discharges
+            .iter()
+            .map(|d| (d.class, d.start_s, d.end_s))
+            .collect::<Vec<_>>()
+    );
+}

@@ -156,6 +156,15 @@ pub struct SegmentationConfig {
     /// reaches the detector as fragments of the same unit at the same rate, each
     /// unclassifiable alone; kymo).
     pub tail_join_s: f64,
+    /// A unit firing tonically — its runs of two or more potentials fill at least
+    /// `myokymic.max_duty_cycle` of the time from its first potential to its last — is
+    /// not cut at a pause of at most this many of its median intervals: the pause holds
+    /// potentials the detector missed (a continuous myokymic unit loses its weaker beats
+    /// where its amplitude wanes, and fires slowest there). Default 8 (kymo: three missed
+    /// beats where a rate waxing and waning by ±50 % has slowed to half, 4 intervals of
+    /// twice the median; grouped myokymic bursts fill under `max_duty_cycle` of their
+    /// recurrence and are never joined).
+    pub tonic_max_pause_intervals: f64,
 }
 
 impl Default for SegmentationConfig {
@@ -184,6 +193,7 @@ impl Default for SegmentationConfig {
             bridge_min_side: 6,
             bridge_max_intervals: 12.0,
             tail_join_s: 0.5,
+            tonic_max_pause_intervals: 8.0,
         }
     }
 }
@@ -896,6 +906,10 @@ impl PatternConfig {
         )?;
         Check::non_negative("segmentation.bridge_max_intervals", s.bridge_max_intervals)?;
         Check::non_negative("segmentation.tail_join_s", s.tail_join_s)?;
+        Check::non_negative(
+            "segmentation.tonic_max_pause_intervals",
+            s.tonic_max_pause_intervals,
+        )?;
         Check::non_negative(
             "segmentation.sustained_min_rate_hz",
             s.sustained_min_rate_hz,

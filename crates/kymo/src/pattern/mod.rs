@@ -507,6 +507,36 @@ fn join_neuromyotonic_tails(
     out
 }
 
+/// Joins the runs of a tonically firing unit across short pauses (see
+/// `SegmentationConfig::tonic_max_pause_intervals`); never across an artefact.
+fn join_tonic_pauses(tr: &Train, ss: Vec<Segment>, cfg: &PatternConfig) -> Vec<Segment> {
+    let (Some(&first), Some(&last)) = (tr.t.first(), tr.t.last()) else {
+        return ss;
+    };
+    let span = last - first;
+    let runs: Vec<&Segment> = ss.iter().filter(|s| s.len() >= 2).collect();
+    let firing: f64 = runs.iter().map(|s| tr.t[s.b - 1] - tr.t[s.a]).sum();
+    if ss.len() < 2 || span <= 0.0 || firing < cfg.myokymic.max_duty_cycle * span {
+        return ss;
+    }
+    let inside: Vec<f64> = runs.iter().flat_map(|s| tr.isis(s.a, s.b)).collect();
+    let Some(median) = stats::median(&inside) else {
+        return ss;
+    };
+    let longest = cfg.segmentation.tonic_max_pause_intervals * median;
+    let mut out: Vec<Segment> = Vec::with_capacity(ss.len());
+    for s in ss {
+        if let Some(prev) = out.last_mut() {
+            if prev.b == s.a && !tr.censored(prev.b - 1) && tr.isi(prev.b - 1) <= longest {
+                prev.b = s.b;
+                continue;
+            }
+        }
+        out.push(s);
+    }
+    out
+}
+
 /// Calls unclassified the fasciculations that come with others of several units at once
 /// (see `FasciculationRule::together_potentials`); `discharges` is sorted by start.
 fn units_together_are_not_fasciculating(
@@ -629,6 +659,7 @@ pub fn analyze_channel(
         } else {
             ss
         };
+        let ss = join_tonic_pauses(tr, ss, cfg);
         let ctx = unit_context(tr, &split, &ss, recording_s, cfg);
         summaries.push(TrainSummary::new(tr, split, ss.len(), recording_s));
         for (i, s) in ss.iter().enumerate() {

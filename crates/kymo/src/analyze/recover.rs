@@ -40,12 +40,6 @@ pub struct RecoverConfig {
     /// Only trains whose local interval is at most this, s (default 1.0: fibrillation
     /// potentials fire at 0.5–15 Hz, brief).
     pub max_interval_s: f64,
-    /// Largest median CV2 of a slow unit's consecutive intervals for its gaps to be
-    /// searched (default 0.8; random firing has 1.0).
-    pub max_cv2: f64,
-    /// A unit is slow when its median interval is at least this, s (default 0.2: below
-    /// the 5–7 Hz at which a recruited motor unit starts firing, brief).
-    pub random_min_interval_s: f64,
     /// An interval this many times its neighbours' is a gap with missed potentials
     /// (default 1.6).
     pub gap_factor: f64,
@@ -73,8 +67,6 @@ impl Default for RecoverConfig {
             min_explained: 0.8,
             amplitude_range: [0.25, 1.5],
             max_interval_s: 1.0,
-            max_cv2: 0.8,
-            random_min_interval_s: 0.2,
             gap_factor: 1.6,
             min_interval_fraction: 0.5,
             min_neighbour_fraction: 0.5,
@@ -94,8 +86,6 @@ impl RecoverConfig {
             && self.max_interval_s > 0.0
             && self.max_interval_s <= 10.0
             && self.gap_factor > 1.0
-            && self.max_cv2 > 0.0
-            && self.random_min_interval_s >= 0.0
             && (0.0..=1.0).contains(&self.min_neighbour_fraction)
             && self.min_interval_fraction > 0.0
             && self.min_interval_fraction < 1.0
@@ -105,7 +95,7 @@ impl RecoverConfig {
             Ok(())
         } else {
             Err(Error::config(format!(
-                "analyze: recover settings {self:?} are out of range (min_z > 0, min_explained in [0, 1), 0 < amplitude_range[0] < amplitude_range[1], max_interval_s in (0, 10], gap_factor > 1, max_cv2 > 0, random_min_interval_s ≥ 0, min_interval_fraction in (0, 1), min_neighbour_fraction in [0, 1], search_fraction in (0, 0.5))"
+                "analyze: recover settings {self:?} are out of range (min_z > 0, min_explained in [0, 1), 0 < amplitude_range[0] < amplitude_range[1], max_interval_s in (0, 10], gap_factor > 1, min_interval_fraction in (0, 1), min_neighbour_fraction in [0, 1], search_fraction in (0, 0.5))"
             )))
         }
     }
@@ -356,23 +346,6 @@ pub(crate) fn recover(
             v.get(v.len() / 2).copied().unwrap_or(u64::MAX)
         };
         if median_iv > max_iv {
-            continue;
-        }
-        // Nor is a slow train without a rhythm (fasciculating units the sort merged fire
-        // faster together than each alone): the median CV2 of consecutive intervals (Holt
-        // et al. 1996) is 1.0 for random (Poisson) firing, where |a − b| / (a + b) of two
-        // exponential intervals is uniform on (0, 1), and well below for a unit with a
-        // rhythm. Only slow trains are judged so: a fast train's missed beats themselves
-        // make its intervals irregular (a continuous myokymic unit whose weaker beats
-        // were missed looks like bursts of two or three).
-        let mut cv2: Vec<f64> = iv
-            .windows(2)
-            .map(|w| 2.0 * w[0].abs_diff(w[1]) as f64 / (w[0] + w[1]).max(1) as f64)
-            .collect();
-        cv2.sort_unstable_by(f64::total_cmp);
-        if median_iv as f64 >= cfg.random_min_interval_s * sig.rate_hz
-            && cv2.get(cv2.len() / 2).is_some_and(|&c| c > cfg.max_cv2)
-        {
             continue;
         }
         // The local interval around interval `j`: the shorter of its neighbours.
@@ -634,55 +607,6 @@ mod tests {
         );
         assert_eq!(found.len(), 1, "{found:?}");
         assert!(found[0].0.abs_diff(missed) <= 2, "{found:?}");
-    }
-
-    /// Units merged by the sort that fasciculate fire slowly and at random together: a
-    /// potential of their shape in one of their gaps is another unit's, not a missed beat,
-    /// and is left alone.
-    #[test]
-    fn a_slow_random_train_is_not_searched() {
-        let (len, pre, sigma) = (200usize, 80usize, 10.0f32);
-        let t = shape(len, pre, 300.0, 8.0);
-        let n = 20_000 * 30;
-        let mut x = noise(n, sigma, 11);
-        // Exponential intervals, mean 0.5 s.
-        let mut state = 12345u64;
-        let mut train = Vec::new();
-        let mut at = 2_000f64;
-        while (at as usize) < n - 4_000 {
-            train.push(at as u64);
-            state = state
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            let u = ((state >> 11) as f64 + 0.5) / (1u64 << 53) as f64;
-            at += -u.ln() * 10_000.0 + 400.0;
-        }
-        for &p in &train {
-            add(&mut x, &t, p, pre, 1.0);
-        }
-        // A like potential inside the longest gap.
-        let j = (0..train.len() - 1)
-            .max_by_key(|&j| train[j + 1] - train[j])
-            .unwrap();
-        let other = (train[j] + train[j + 1]) / 2;
-        add(&mut x, &t, other, pre, 1.0);
-        let sig = Signal {
-            x: &x,
-            first: 0,
-            sigma,
-            rate_hz: 20_000.0,
-            pre,
-            dead: 20,
-        };
-        let found = recover(
-            &sig,
-            &[unit(0, t)],
-            std::slice::from_ref(&train),
-            &train,
-            &RecoverConfig::default(),
-        );
-        assert!(train.len() > 30, "{} potentials", train.len());
-        assert!(found.is_empty(), "recovered in a random train: {found:?}");
     }
 
     /// A potential of the unit's shape but a third of the size of the beats on either side

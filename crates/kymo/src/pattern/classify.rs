@@ -416,7 +416,7 @@ pub(crate) fn score_segment(f: &Features, u: &UnitInput, cfg: &PatternConfig) ->
             c.modulation_hz[1],
             false,
         );
-        r.at_most("interval jitter", f.jitter, c.max_jitter, false);
+        r.at_most("interval jitter", f.jitter, c.max_jitter, true);
         out.push(r.finish(C::MyokymicContinuous));
     }
 

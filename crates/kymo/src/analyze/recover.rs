@@ -570,6 +570,32 @@ mod tests {
         }
     }
 
+    /// Recovery with the default settings for one unit of template `t` whose train (all
+    /// of it detected) is `train`, in `x` at 20 kHz.
+    fn recover_one_unit(
+        x: &[f32],
+        t: Vec<f32>,
+        train: &[u64],
+        sigma: f32,
+        pre: usize,
+    ) -> Vec<(u64, usize, f32)> {
+        let sig = Signal {
+            x,
+            first: 0,
+            sigma,
+            rate_hz: 20_000.0,
+            pre,
+            dead: 20,
+        };
+        recover(
+            &sig,
+            &[unit(0, t)],
+            &[train.to_vec()],
+            train,
+            &RecoverConfig::default(),
+        )
+    }
+
     /// A unit at 30 ms whose rate slows where its amplitude wanes (continuous myokymia):
     /// its one missed beat lies 850 of the gap's 1200 samples in, far from the even
     /// division, and is weak (matched-filter z about 12, well under half the window's
@@ -590,21 +616,7 @@ mod tests {
         let missed = 4050u64;
         let scale = 12.0 * sigma / norm;
         add(&mut x, &t, missed, pre, scale);
-        let sig = Signal {
-            x: &x,
-            first: 0,
-            sigma,
-            rate_hz: 20_000.0,
-            pre,
-            dead: 20,
-        };
-        let found = recover(
-            &sig,
-            &[unit(0, t)],
-            std::slice::from_ref(&train),
-            &train,
-            &RecoverConfig::default(),
-        );
+        let found = recover_one_unit(&x, t, &train, sigma, pre);
         assert_eq!(found.len(), 1, "{found:?}");
         assert!(found[0].0.abs_diff(missed) <= 2, "{found:?}");
     }
@@ -622,21 +634,7 @@ mod tests {
             add(&mut x, &t, p, pre, 1.0);
         }
         add(&mut x, &t, 3800, pre, 0.33);
-        let sig = Signal {
-            x: &x,
-            first: 0,
-            sigma,
-            rate_hz: 20_000.0,
-            pre,
-            dead: 20,
-        };
-        let found = recover(
-            &sig,
-            &[unit(0, t)],
-            std::slice::from_ref(&train),
-            &train,
-            &RecoverConfig::default(),
-        );
+        let found = recover_one_unit(&x, t, &train, sigma, pre);
         assert!(found.is_empty(), "{found:?}");
     }
 }

@@ -338,10 +338,7 @@ mod tests {
     }
 
     /// The rotation loops as first written (column, row and eigenvector updates one
-    /// element at a time): `sym_eigen` must give the same bits.
-    /// Eigen-decomposition of the symmetric `n × n` matrix `a` (row-major) by cyclic Jacobi
-    /// rotations. Returns the eigenvalues in decreasing order and the matching unit
-    /// eigenvectors, one per row (`vectors[k·n..(k+1)·n]`).
+    /// element at a time), kept whole as the oracle: `sym_eigen` must give the same bits.
     fn sym_eigen_reference(a: &[f64], n: usize) -> (Vec<f64>, Vec<f64>) {
         debug_assert_eq!(a.len(), n * n);
         let mut m = a.to_vec();

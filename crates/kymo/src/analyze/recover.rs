@@ -126,6 +126,9 @@ const PEEL_MAX_AMPLITUDE: f64 = 4.0;
 /// statistic z, share of the window's energy explained).
 type Fit = (u64, f64, f64, f64);
 
+/// A recovered potential: (peak sample, chunk unit index, amplitude µV, z).
+type Recovered = (u64, usize, f32, f64);
+
 struct Template<'a> {
     t: &'a [f32],
     norm2: f64,
@@ -287,13 +290,12 @@ pub(crate) fn recover(
     occupied: &[u64],
     cfg: &RecoverConfig,
 ) -> Vec<(u64, usize, f32)> {
-    // (peak sample, unit, amplitude µV, z)
-    let mut out: Vec<(u64, usize, f32, f64)> = Vec::new();
+    let mut out: Vec<Recovered> = Vec::new();
     if !cfg.enabled || sig.sigma.is_nan() || sig.sigma <= 0.0 {
         return Vec::new();
     }
     let max_iv = (cfg.max_interval_s * sig.rate_hz) as u64;
-    let free = |s: u64, extra: &[(u64, usize, f32, f64)]| {
+    let free = |s: u64, extra: &[Recovered]| {
         let i = occupied.partition_point(|&o| o + sig.dead < s);
         let near_detected = occupied.get(i).is_some_and(|&o| o <= s + sig.dead);
         !near_detected && !extra.iter().any(|e| e.0.abs_diff(s) <= sig.dead)
@@ -335,7 +337,7 @@ pub(crate) fn recover(
                 && fit.1 >= cfg.amplitude_range[0]
                 && fit.1 <= cfg.amplitude_range[1]
         };
-        let mut found: Vec<(u64, usize, f32, f64)> = Vec::new();
+        let mut found: Vec<Recovered> = Vec::new();
         let iv: Vec<u64> = train.windows(2).map(|w| w[1] - w[0]).collect();
         // A unit that mostly fires slower than `max_interval_s` is not a train with beats
         // to miss: a fasciculating unit's random intervals (brief: well under 1 Hz) are
@@ -433,7 +435,7 @@ pub(crate) fn recover(
     // Two units may recover the same potential (one unit's missed beat where another's
     // rhythm also expects one): within the dead time only the better fit stays.
     out.sort_by_key(|f| f.0);
-    let mut kept: Vec<(u64, usize, f32, f64)> = Vec::with_capacity(out.len());
+    let mut kept: Vec<Recovered> = Vec::with_capacity(out.len());
     for f in out {
         match kept.last_mut() {
             Some(last) if f.0 - last.0 <= sig.dead => {

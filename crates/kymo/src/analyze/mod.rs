@@ -868,7 +868,16 @@ fn sort_chunk(
                     trains[k].push(chunk.samples[i]);
                 }
             }
-            let mut occupied = chunk.samples.clone();
+            // Nothing is recovered beside a potential already sorted; a detection the sort
+            // left unsorted may be claimed (in a train faster than its potentials are long,
+            // the sort leaves the beats whose neighbours it could not peel).
+            let mut occupied: Vec<u64> = s
+                .labels
+                .iter()
+                .zip(&chunk.samples)
+                .filter(|(label, _)| label.is_some() || std::env::var_os("KYMO_NOCLAIM").is_some())
+                .map(|(_, &sample)| sample)
+                .collect();
             for &(sample, unit) in &s.extra_spikes {
                 occupied.push(sample);
                 if let Some(k) = pos(unit) {

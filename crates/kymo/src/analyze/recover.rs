@@ -52,8 +52,17 @@ pub struct RecoverConfig {
     /// 0.5: a unit's potential changes size gradually; a neuromyotonic or myotonic train
     /// wanes to a quarter over many beats, brief).
     pub min_neighbour_fraction: f64,
-    /// Most potentials recovered in one gap or past one run's end (default 50).
+    /// Most potentials recovered in one gap (default 50; a longer gap is searched only
+    /// by stepping on from its start, see `max_per_run_end`).
     pub max_per_gap: usize,
+    /// Most potentials recovered past one run's end (default 2000: a neuromyotonic
+    /// discharge runs at 150–300 Hz for a few seconds, brief, and its waning tail may all
+    /// lie under the threshold; each step searches only around the next expected beat).
+    pub max_per_run_end: usize,
+    /// Expected beats past a run's end that may be stepped over without a potential
+    /// before the search stops (default 2: a beat lost in noise or under another unit's
+    /// potential does not end a neuromyotonic discharge's waning tail).
+    pub run_end_skips: usize,
     /// Search half-width around the next expected position past the end of a run, as a
     /// share of the last interval (default 0.25).
     pub search_fraction: f64,
@@ -71,10 +80,15 @@ impl Default for RecoverConfig {
             min_interval_fraction: 0.5,
             min_neighbour_fraction: 0.5,
             max_per_gap: 50,
+            max_per_run_end: 2000,
+            run_end_skips: 2,
             search_fraction: 0.25,
         }
     }
 }
+
+/// Upper bound of `max_per_gap` and `max_per_run_end`: a minute of a 300 Hz train.
+const MAX_RECOVERED_PER_RUN: usize = 20_000;
 
 impl RecoverConfig {
     pub(crate) fn check(&self) -> Result<()> {
@@ -90,12 +104,15 @@ impl RecoverConfig {
             && self.min_interval_fraction > 0.0
             && self.min_interval_fraction < 1.0
             && self.search_fraction > 0.0
-            && self.search_fraction < 0.5;
+            && self.search_fraction < 0.5
+            && self.max_per_gap <= MAX_RECOVERED_PER_RUN
+            && self.max_per_run_end <= MAX_RECOVERED_PER_RUN
+            && self.run_end_skips <= 100;
         if ok {
             Ok(())
         } else {
             Err(Error::config(format!(
-                "analyze: recover settings {self:?} are out of range (min_z > 0, min_explained in [0, 1), 0 < amplitude_range[0] < amplitude_range[1], max_interval_s in (0, 10], gap_factor > 1, min_interval_fraction in (0, 1), min_neighbour_fraction in [0, 1], search_fraction in (0, 0.5))"
+                "analyze: recover settings {self:?} are out of range (min_z > 0, min_explained in [0, 1), 0 < amplitude_range[0] < amplitude_range[1], max_interval_s in (0, 10], gap_factor > 1, min_interval_fraction in (0, 1), min_neighbour_fraction in [0, 1], search_fraction in (0, 0.5), max_per_gap and max_per_run_end at most {MAX_RECOVERED_PER_RUN}, run_end_skips at most 100)"
             )))
         }
     }
@@ -194,13 +211,18 @@ impl Signal<'_> {
 
     /// Best fit of `tpl` with its peak in `lo..=hi` (recording samples) among those `ok`
     /// accepts, the potentials `known` subtracted first: (peak sample, amplitude, z,
-    /// explained share). The window's energy slides along with the peak.
+    /// explained share). `interval` is the train's local interval, samples: when it is
+    /// shorter than the template's support (neuromyotonic, 150–300 Hz, brief), the beats
+    /// beside a missed one, themselves missed, reach into its window and are no sign of
+    /// another unit, so the explained share is taken over the support within half an
+    /// interval of the peak. The window's energy slides along with the peak.
     fn best_fit(
         &self,
         tpl: &Template,
         lo: i64,
         hi: i64,
         known: &[(u64, &Template)],
+        interval: usize,
         ok: impl Fn(Fit) -> bool,
     ) -> Option<Fit> {
         let len = tpl.t.len();
@@ -216,10 +238,22 @@ impl Signal<'_> {
         // last one's end.
         let seg_start = lo - self.pre as i64;
         let x = self.peeled(seg_start, (hi - lo) as usize + len, known);
-        let mut xx: f64 = x[..len].iter().map(|v| sq(*v)).sum();
         let (t0, t1) = (tpl.lo, tpl.hi);
+        // The region judged: the whole frame, or in a train faster than its potentials are
+        // long, the support within half an interval of the peak.
+        let (r0, r1) = if interval >= t1 - t0 {
+            (0, len)
+        } else {
+            let half = interval / 2;
+            let r0 = t0.max(self.pre.saturating_sub(half));
+            (r0, t1.min(self.pre + half + 1).max(r0))
+        };
+        let whole = (r0, r1) == (0, len);
+        let region_t = &tpl.t[r0..r1];
+        let region_tt: f64 = region_t.iter().map(|v| sq(*v)).sum();
+        let mut xx: f64 = x[r0..r1].iter().map(|v| sq(*v)).sum();
         let mut best: Option<Fit> = None;
-        let floor = len as f64 * (self.sigma as f64).powi(2);
+        let floor = (r1 - r0) as f64 * (self.sigma as f64).powi(2);
         // Products with the template at two peaks at a time (`dot2` gives each the bits of
         // its own `dot`, with twice the additions in flight), used one peak after the other.
         let t = &tpl.t[t0..t1];
@@ -228,7 +262,7 @@ impl Signal<'_> {
         for peak in lo..=hi {
             let start = (peak - lo) as usize;
             if start > 0 {
-                xx = (xx + sq(x[start + len - 1]) - sq(x[start - 1])).max(0.0);
+                xx = (xx + sq(x[start + r1 - 1]) - sq(x[start + r0 - 1])).max(0.0);
             }
             let xt = match next.take() {
                 Some(xt) => xt,
@@ -248,11 +282,13 @@ impl Signal<'_> {
             // a weak potential alone in noise explains all of it, whatever its z, while
             // another unit's potential is explained only as far as the shapes correlate.
             let excess = xx - floor;
-            let explained = if excess > a * xt {
-                a * xt / excess
+            let model = if whole {
+                a * xt
             } else {
-                1.0
+                let xr = dot(&x[start + r0..start + r1], region_t);
+                2.0 * a * xr - a * a * region_tt
             };
+            let explained = if excess > model { model / excess } else { 1.0 };
             let fit = (peak as u64, a, z, explained);
             if best.is_none_or(|b| z > b.2) && ok(fit) {
                 best = Some(fit);
@@ -279,9 +315,10 @@ fn known_near<'t>(
 }
 
 /// Recovers missed potentials of each unit of one chunk. `trains[k]` holds the sorted
-/// peak samples of chunk unit `k`; `occupied` the detected peaks of the chunk that no unit
-/// explains (sorted): nothing is recovered within the dead time of those, nor of another
-/// recovered potential.
+/// peak samples of chunk unit `k`; `occupied` the potentials already placed (sorted
+/// detections and resolved overlaps, in order): nothing is recovered within the dead time
+/// of those, nor of another recovered potential. A detection the sort left unsorted may be
+/// recovered as a unit's potential.
 /// Returns `(peak sample, chunk unit index, amplitude µV)` of each recovered potential.
 pub(crate) fn recover(
     sig: &Signal,
@@ -309,16 +346,16 @@ pub(crate) fn recover(
     all.sort_unstable();
     // A known potential reaches a window when the two frames overlap.
     let reach = units.iter().map(|u| u.template.len()).max().unwrap_or(0) as i64;
-    let fit_near = |tpl: &Template, lo: i64, hi: i64, ok: &dyn Fn(Fit) -> bool| {
+    let fit_near = |tpl: &Template, lo: i64, hi: i64, interval: u64, ok: &dyn Fn(Fit) -> bool| {
         let known = known_near(&all, &templates, lo, hi, reach);
-        sig.best_fit(tpl, lo, hi, &known, ok)
+        sig.best_fit(tpl, lo, hi, &known, interval as usize, ok)
     };
     // The fitted amplitude of a known potential of the unit at `s` (the others subtracted).
     let amplitude_at = |tpl: &Template, s: u64| -> f64 {
         let (lo, hi) = (s as i64 - PEEL_ALIGN, s as i64 + PEEL_ALIGN);
         let mut known = known_near(&all, &templates, lo, hi, reach);
         known.retain(|&(p, _)| p != s);
-        sig.best_fit(tpl, lo, hi, &known, |_| true)
+        sig.best_fit(tpl, lo, hi, &known, usize::MAX, |_| true)
             .map_or(0.0, |f| f.1)
     };
     for (k, (u, train)) in units.iter().zip(trains).enumerate() {
@@ -350,6 +387,11 @@ pub(crate) fn recover(
         if median_iv > max_iv {
             continue;
         }
+        // A unit firing faster than its potentials are long (neuromyotonic, 150–300 Hz,
+        // brief) has its missed beats side by side, so each fit is judged near its own
+        // peak; any other unit's fits over the whole window.
+        let dense = median_iv < (tpl.hi - tpl.lo) as u64;
+        let judged = |r: u64| if dense { r } else { u64::MAX };
         // The local interval around interval `j`: the shorter of its neighbours.
         let local = |j: usize| -> Option<u64> {
             let p = j.checked_sub(1).and_then(|i| iv.get(i)).copied();
@@ -387,7 +429,8 @@ pub(crate) fn recover(
                 }
                 let least = cfg.min_neighbour_fraction * amp_a.min(amp_b);
                 let ok = |f: Fit| accept(f) && f.1 >= least && free(f.0, &found);
-                if let Some(fit) = fit_near(tpl, (a + sep) as i64, (b - sep) as i64, &ok) {
+                if let Some(fit) = fit_near(tpl, (a + sep) as i64, (b - sep) as i64, judged(r), &ok)
+                {
                     found.push((fit.0, k, (fit.1 * peak_uv as f64) as f32, fit.2));
                     in_gap += 1;
                     parts.push(((a, amp_a), (fit.0, fit.1)));
@@ -409,23 +452,28 @@ pub(crate) fn recover(
             let (mut last, mut r) = (train[e], iv[e - 1]);
             let mut last_amp = amplitude_at(tpl, last);
             let limit = train.get(e + 1).copied().unwrap_or(u64::MAX);
-            for _ in 0..cfg.max_per_gap {
-                let c = (last + r) as i64;
+            // Beats stepped over since the last one found: one beat lost in noise or under
+            // another unit's potential does not end the run.
+            let mut skipped = 0u64;
+            for _ in 0..cfg.max_per_run_end {
+                let c = (last + (skipped + 1) * r) as i64;
                 if c as u64 + r / 2 >= limit {
                     break;
                 }
                 let half = (cfg.search_fraction * r as f64) as i64;
-                match fit_near(tpl, c - half, c + half, &|_| true) {
+                match fit_near(tpl, c - half, c + half, judged(r), &|_| true) {
                     Some(fit)
                         if accept(fit)
                             && fit.1 >= cfg.min_neighbour_fraction * last_amp
                             && free(fit.0, &found) =>
                     {
                         found.push((fit.0, k, (fit.1 * peak_uv as f64) as f32, fit.2));
-                        r = fit.0.saturating_sub(last).max(1);
+                        r = (fit.0.saturating_sub(last) / (skipped + 1)).max(1);
                         last = fit.0;
                         last_amp = fit.1;
+                        skipped = 0;
                     }
+                    _ if skipped < cfg.run_end_skips as u64 => skipped += 1,
                     _ => break,
                 }
             }
@@ -638,5 +686,43 @@ mod tests {
         add(&mut x, &t, 3800, pre, 0.33);
         let found = recover_one_unit(&x, t, &train, sigma, pre);
         assert!(found.is_empty(), "{found:?}");
+    }
+
+    /// A neuromyotonic train, 285 Hz, its 10 ms potentials overlapping the next beats,
+    /// wanes from 1 to 0.35 of its size; the detector kept the first 60 beats. The tail is
+    /// recovered beat by beat past the run's end, over one missing beat; nothing is found
+    /// after the train stops.
+    #[test]
+    fn a_dense_waning_tail_is_recovered_past_the_run_end() {
+        let (len, pre, sigma) = (200usize, 80usize, 10.0f32);
+        let t = shape(len, pre, 150.0, 25.0);
+        let beats: Vec<u64> = (0..200).map(|k| 2_000 + 70 * k).collect();
+        let mut x = noise(20_000, sigma, 11);
+        let hidden = beats[120];
+        for (k, &b) in beats.iter().enumerate() {
+            if b != hidden {
+                add(&mut x, &t, b, pre, 1.0 - 0.65 * k as f32 / 199.0);
+            }
+        }
+        let train = &beats[..60];
+        let found = recover_one_unit(&x, t, train, sigma, pre);
+        let tail: Vec<u64> = beats[60..]
+            .iter()
+            .copied()
+            .filter(|&b| b != hidden)
+            .collect();
+        let hit = |b: u64| found.iter().any(|&(s, _, _)| s.abs_diff(b) <= 2);
+        let recovered = tail.iter().filter(|&&b| hit(b)).count();
+        assert!(
+            recovered as f64 >= 0.95 * tail.len() as f64,
+            "{recovered} of {} tail beats recovered: {found:?}",
+            tail.len()
+        );
+        assert!(!hit(hidden), "a beat recovered where there is none");
+        let last = *beats.last().unwrap();
+        assert!(
+            found.iter().all(|&(s, _, _)| s <= last + 2),
+            "recovered after the train stopped: {found:?}"
+        );
     }
 }

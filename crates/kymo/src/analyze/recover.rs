@@ -6,9 +6,13 @@
 //! finds such a potential far below the detection threshold (its statistic grows with the
 //! template's energy, not its peak), and the train says where to look: in an interval
 //! well longer than its neighbours (the whole of it: a waxing and waning rate moves the
-//! missed beats far from an even division), or one interval past the end of a run. A fit
-//! is kept when it explains most of the window's energy above the noise floor; two
-//! units' fits within the dead time of each other keep the better.
+//! missed beats far from an even division), or past the end of a run, one interval after
+//! another (over a couple of empty positions) for as long as potentials are found. A fit
+//! is kept when it explains most of the window's energy above the noise floor (for a unit
+//! firing faster than its potentials are long, of the support within half an interval of
+//! the peak: the neighbouring beats, themselves missed, fill the rest); two units' fits
+//! within the dead time of each other keep the better. A detection the sort left unsorted
+//! may be recovered; nothing is recovered beside a sorted one.
 //!
 //! The potentials already known (every unit's sorted ones) are subtracted from the search
 //! window first, each at its own fitted amplitude: a weak unit firing among a larger one

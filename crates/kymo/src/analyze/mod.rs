@@ -35,10 +35,12 @@
 //! marks whichever of its spikes is largest), and potentials recovered in each unit's
 //! rhythm ([`RecoverConfig`]). Over the whole channel:
 //! runs faster than any unit fires become artefacts, one-phase templates are dropped,
-//! time-locked units become one complex ([`ComplexConfig`]), and single-fibre units holding
+//! time-locked units become one complex ([`ComplexConfig`]), motor units alternating in one
+//! regular fast train become one unit ([`FastTrainConfig`]), and single-fibre units holding
 //! several interleaved regular trains are split by rhythm ([`InterleaveConfig`]).
 
 mod complexes;
+mod fast_trains;
 mod interleaved;
 mod link;
 mod recover;
@@ -59,6 +61,7 @@ use crate::sort::{self, SortConfig, SortInput, ValidSortConfig};
 use crate::{Error, Result};
 
 pub use complexes::{ComplexConfig, PlausibilityConfig};
+pub use fast_trains::FastTrainConfig;
 pub use interleaved::InterleaveConfig;
 pub use link::LinkConfig;
 pub use recover::RecoverConfig;
@@ -143,6 +146,8 @@ pub struct AnalysisConfig {
     pub recover: RecoverConfig,
     /// Single-fibre units split into the interleaved regular trains of several fibres.
     pub interleave: InterleaveConfig,
+    /// Motor units that alternate in one regular fast train merged into one.
+    pub fast_trains: FastTrainConfig,
     /// Stages 4–7: trains, bursts, features, classification, summary.
     pub pattern: PatternConfig,
 }
@@ -197,6 +202,7 @@ impl AnalysisConfig {
         self.complex.check()?;
         self.recover.check()?;
         self.interleave.check()?;
+        self.fast_trains.check()?;
         self.plausibility.check()?;
         Ok(ValidAnalysisConfig {
             user: self.clone(),
@@ -682,6 +688,11 @@ pub fn analyze_channel(
         &mut units,
         &mut potentials,
         &user.complex,
+    ));
+    warnings.extend(fast_trains::merge_pieces(
+        &mut units,
+        &mut potentials,
+        &user.fast_trains,
     ));
     warnings.extend(interleaved::split_interleaved(
         &mut units,

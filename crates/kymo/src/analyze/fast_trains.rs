@@ -1,0 +1,272 @@
+//! One fast train sorted into several units. A neuromyotonic discharge (brief: one motor
+//! unit at 150–300 Hz for a few seconds, waning) has its 9–10 ms potentials overlapping
+//! the next two or three, so each window shows a different mixture of neighbours, and the
+//! sorter may cut the unit into pieces by that mixture and by the waning amplitude. Each
+//! piece then fires irregularly (it holds every second or third beat), which the pattern
+//! stage reads as unclassified activity or, several pieces together, as a cramp.
+//!
+//! The pieces give themselves away by rhythm: their potentials alternate, never coincide,
+//! and together form one regular fast train. Two motor units that both fire fast (a cramp,
+//! brief: many units at up to 150 Hz) do not: the union of two independent trains is
+//! irregular, and their potentials coincide now and then. So two motor units are merged
+//! when, over the time both fire, the union of their trains is fast (median interval at
+//! most `1 / min_rate_hz`), regular (median CV2 at most `max_union_cv2`) and more regular
+//! than the more irregular piece, with hardly any two potentials closer than
+//! `min_interval_ms`, and most of each piece's potentials lie inside that fast train.
+
+use serde::{Deserialize, Serialize};
+
+use super::UnitReport;
+use crate::pattern::PotentialInput;
+use crate::sort::WaveformClass;
+use crate::{Error, Result};
+
+/// Merging the pieces of one fast train.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FastTrainConfig {
+    /// Look for pieces at all (default true).
+    pub enabled: bool,
+    /// Slowest union rate that is a fast train, Hz (default 100: neuromyotonic
+    /// discharges run at 150–300 Hz, brief; below 100 Hz potentials rarely overlap and
+    /// the sorter keeps a unit whole).
+    pub min_rate_hz: f64,
+    /// Most median CV2 of the union's intervals (default 0.3: a neuromyotonic train is
+    /// regular; two independent trains interleave with CV2 near 0.5 and above).
+    pub max_union_cv2: f64,
+    /// The union's median CV2 must be below this share of the more irregular piece's
+    /// (default 0.6: a piece holds beats picked by the mixture in their window, not by
+    /// time, so at least one piece fires irregularly; two units firing regularly in
+    /// antiphase are not taken for one).
+    pub max_cv2_ratio: f64,
+    /// Two potentials closer than this are two units firing, not one train, ms (default
+    /// 2: the shortest neuromyotonic interval is 3.3 ms, brief).
+    pub min_interval_ms: f64,
+    /// Most share of the union's intervals below `min_interval_ms` (default 0.02).
+    pub max_close_share: f64,
+    /// Fewest potentials of each piece inside the common span (default 10).
+    pub min_potentials: usize,
+    /// Least share of each piece's potentials that lie inside the fast union train
+    /// (default 0.5, most of them: the pieces of `mixed`'s neuromyotonic unit lie 77–97 %
+    /// inside, the stray potentials they also caught elsewhere making up the rest, while a
+    /// myokymic unit firing beside the discharge lies 0 % inside; kymo).
+    pub min_embedded_share: f64,
+}
+
+impl Default for FastTrainConfig {
+    fn default() -> Self {
+        FastTrainConfig {
+            enabled: true,
+            min_rate_hz: 100.0,
+            max_union_cv2: 0.3,
+            max_cv2_ratio: 0.6,
+            min_interval_ms: 2.0,
+            max_close_share: 0.02,
+            min_potentials: 10,
+            min_embedded_share: 0.5,
+        }
+    }
+}
+
+impl FastTrainConfig {
+    pub(crate) fn check(&self) -> Result<()> {
+        let ok = self.min_rate_hz.is_finite()
+            && self.min_rate_hz > 0.0
+            && self.min_rate_hz <= 1000.0
+            && (0.0..=2.0).contains(&self.max_union_cv2)
+            && (0.0..=1.0).contains(&self.max_cv2_ratio)
+            && self.min_interval_ms >= 0.0
+            && self.min_interval_ms <= 100.0
+            && (0.0..=1.0).contains(&self.max_close_share)
+            && (0.0..=1.0).contains(&self.min_embedded_share)
+            && self.min_potentials >= 3;
+        if ok {
+            Ok(())
+        } else {
+            Err(Error::config(format!(
+                "analyze: fast_trains settings {self:?} are out of range (min_rate_hz in (0, 1000], max_union_cv2 in [0, 2], max_cv2_ratio, max_close_share and min_embedded_share in [0, 1], min_interval_ms in [0, 100], min_potentials ≥ 3)"
+            )))
+        }
+    }
+}
+
+/// Median CV2 (`2·|I₂ − I₁| / (I₂ + I₁)` of consecutive intervals) of sorted times, and
+/// the median interval; `None` below 3 intervals.
+fn median_cv2(t: &[f64]) -> Option<(f64, f64)> {
+    if t.len() < 4 {
+        return None;
+    }
+    let iv: Vec<f64> = t.windows(2).map(|w| w[1] - w[0]).collect();
+    let mut cv2: Vec<f64> = iv
+        .windows(2)
+        .filter(|w| w[0] + w[1] > 0.0)
+        .map(|w| 2.0 * (w[1] - w[0]).abs() / (w[1] + w[0]))
+        .collect();
+    if cv2.is_empty() {
+        return None;
+    }
+    let mut sorted = iv;
+    sorted.sort_by(f64::total_cmp);
+    cv2.sort_by(f64::total_cmp);
+    Some((cv2[cv2.len() / 2], sorted[sorted.len() / 2]))
+}
+
+/// Whether trains `a` and `b` (sorted times, s) are pieces of one fast train.
+fn pieces_of_one_train(a: &[f64], b: &[f64], cfg: &FastTrainConfig) -> bool {
+    let (Some(&a0), Some(&b0), Some(&a1), Some(&b1)) = (a.first(), b.first(), a.last(), b.last())
+    else {
+        return false;
+    };
+    let (from, to) = (a0.max(b0), a1.min(b1));
+    if from >= to {
+        return false;
+    }
+    let inside = |t: &[f64]| -> Vec<f64> {
+        t.iter()
+            .copied()
+            .filter(|&x| (from..=to).contains(&x))
+            .collect()
+    };
+    let (whole_a, whole_b) = (a, b);
+    let (a, b) = (inside(a), inside(b));
+    if a.len() < cfg.min_potentials || b.len() < cfg.min_potentials {
+        return false;
+    }
+    let mut union: Vec<f64> = a.iter().chain(&b).copied().collect();
+    union.sort_by(f64::total_cmp);
+    let close = union
+        .windows(2)
+        .filter(|w| w[1] - w[0] < cfg.min_interval_ms * 1e-3)
+        .count();
+    if close as f64 > cfg.max_close_share * (union.len() - 1) as f64 {
+        return false;
+    }
+    let (Some((cu, iu)), Some((ca, _)), Some((cb, _))) =
+        (median_cv2(&union), median_cv2(&a), median_cv2(&b))
+    else {
+        return false;
+    };
+    if !(iu * cfg.min_rate_hz <= 1.0
+        && cu <= cfg.max_union_cv2
+        && cu <= cfg.max_cv2_ratio * ca.max(cb))
+    {
+        return false;
+    }
+    // Both pieces live inside the fast train: a unit that fires elsewhere and only now and
+    // then during it (a myokymic unit beside a neuromyotonic discharge) is no piece.
+    let embedded = |piece: &[f64]| {
+        let inside = piece
+            .iter()
+            .filter(|&&x| {
+                let k = union.partition_point(|&u| u < x);
+                let before = k.checked_sub(1).map(|j| x - union[j]);
+                let after = union.get(k + 1).map(|&u| u - x);
+                before
+                    .into_iter()
+                    .chain(after)
+                    .all(|d| d <= EMBEDDED_INTERVALS * iu)
+            })
+            .count();
+        inside as f64 >= cfg.min_embedded_share * piece.len() as f64
+    };
+    embedded(whole_a) && embedded(whole_b)
+}
+
+/// A potential lies inside the union train when both its intervals there are at most this
+/// many of the union's median interval (one missed beat either side).
+const EMBEDDED_INTERVALS: f64 = 2.5;
+
+/// Merges motor units that are pieces of one fast train (see the module docs) into the
+/// piece with the most potentials; returns a sentence per merge.
+pub(crate) fn merge_pieces(
+    units: &mut Vec<UnitReport>,
+    potentials: &mut [PotentialInput],
+    cfg: &FastTrainConfig,
+) -> Vec<String> {
+    let mut notes = Vec::new();
+    if !cfg.enabled {
+        return notes;
+    }
+    loop {
+        let mut t: Vec<Vec<f64>> = vec![Vec::new(); units.len()];
+        for p in potentials.iter() {
+            if let Some(k) = units.iter().position(|u| u.id() == p.unit) {
+                t[k].push(p.time_s);
+            }
+        }
+        let motor = |k: usize| units[k].measured.class == WaveformClass::MotorUnit;
+        let pair = (0..units.len())
+            .flat_map(|a| (0..units.len()).map(move |b| (a, b)))
+            .filter(|&(a, b)| a != b && t[a].len() >= t[b].len() && motor(a) && motor(b))
+            .find(|&(a, b)| pieces_of_one_train(&t[a], &t[b], cfg));
+        let Some((a, b)) = pair else {
+            break;
+        };
+        let (ida, idb) = (units[a].id(), units[b].id());
+        for p in potentials.iter_mut().filter(|p| p.unit == idb) {
+            p.unit = ida;
+        }
+        let n = t[a].len() + t[b].len();
+        units[a].n_potentials = n;
+        units[a].measured.n_spikes = n;
+        units.remove(b);
+        notes.push(format!(
+            "units {ida} and {idb} alternate in one regular train faster than {:.0} Hz (pieces of one unit whose overlapping potentials the sorter told apart): reported as unit {ida}",
+            cfg.min_rate_hz
+        ));
+    }
+    notes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A regular train at `hz` from `t0` for `n` beats, with a small deterministic jitter.
+    fn train(t0: f64, hz: f64, n: usize) -> Vec<f64> {
+        (0..n)
+            .map(|k| t0 + k as f64 / hz + 2e-5 * ((k * 7919 % 13) as f64 - 6.0) / 6.0)
+            .collect()
+    }
+
+    #[test]
+    fn alternating_pieces_of_a_fast_train_are_one_train() {
+        let whole = train(1.0, 250.0, 300);
+        // Beats dealt to two pieces by a pseudo-random rule, as the mixture of neighbours
+        // in each window would.
+        let to_a = |k: usize| (k * 7919 + 17) % 11 < 4;
+        let piece = |want: bool| -> Vec<f64> {
+            whole
+                .iter()
+                .enumerate()
+                .filter(|&(k, _)| to_a(k) == want)
+                .map(|(_, &x)| x)
+                .collect()
+        };
+        let (a, b) = (piece(true), piece(false));
+        let cfg = FastTrainConfig::default();
+        assert!(pieces_of_one_train(&b, &a, &cfg));
+        // A unit bursting over ten seconds (pairs 24 ms apart every 200 ms), its potentials
+        // halfway between the beats of a 125 Hz train lasting 1.2 s, is not a piece of it:
+        // few of its potentials fall inside the fast train.
+        let fast = train(1.0, 125.0, 150);
+        let slow: Vec<f64> = (0..100)
+            .map(|k| 0.004 + (k / 2) as f64 * 0.2 + (k % 2) as f64 * 0.024)
+            .collect();
+        assert!(!pieces_of_one_train(&fast, &slow, &cfg));
+    }
+
+    #[test]
+    fn two_fast_units_firing_together_are_not_one_train() {
+        // Two independent regular trains (a cramp's units) at 120 and 155 Hz.
+        let a = train(1.0, 120.0, 240);
+        let b = train(1.0013, 155.0, 310);
+        let cfg = FastTrainConfig::default();
+        assert!(!pieces_of_one_train(&b, &a, &cfg));
+        // A slow train's pieces are left alone: below 100 Hz the sorter keeps units whole.
+        let slow = train(1.0, 40.0, 200);
+        let a: Vec<f64> = slow.iter().copied().step_by(2).collect();
+        let b: Vec<f64> = slow.iter().copied().skip(1).step_by(2).collect();
+        assert!(!pieces_of_one_train(&a, &b, &cfg));
+    }
+}

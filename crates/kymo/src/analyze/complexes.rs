@@ -64,7 +64,7 @@ impl ComplexConfig {
 }
 
 /// Times of each unit's potentials (sorted), indexed by position in `units`.
-fn trains(units: &[UnitReport], potentials: &[PotentialInput]) -> Vec<Vec<f64>> {
+pub(super) fn trains(units: &[UnitReport], potentials: &[PotentialInput]) -> Vec<Vec<f64>> {
     let mut t = vec![Vec::new(); units.len()];
     for p in potentials {
         if let Some(k) = units.iter().position(|u| u.id() == p.unit) {

@@ -188,12 +188,7 @@ pub(crate) fn merge_pieces(
         return notes;
     }
     loop {
-        let mut t: Vec<Vec<f64>> = vec![Vec::new(); units.len()];
-        for p in potentials.iter() {
-            if let Some(k) = units.iter().position(|u| u.id() == p.unit) {
-                t[k].push(p.time_s);
-            }
-        }
+        let t = super::complexes::trains(units, potentials);
         let motor = |k: usize| units[k].measured.class == WaveformClass::MotorUnit;
         let pair = (0..units.len())
             .flat_map(|a| (0..units.len()).map(move |b| (a, b)))

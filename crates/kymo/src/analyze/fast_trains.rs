@@ -17,6 +17,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::UnitReport;
+use crate::pattern::stats::cv2_values;
 use crate::pattern::PotentialInput;
 use crate::sort::WaveformClass;
 use crate::{Error, Result};
@@ -97,11 +98,7 @@ fn median_cv2(t: &[f64]) -> Option<(f64, f64)> {
         return None;
     }
     let iv: Vec<f64> = t.windows(2).map(|w| w[1] - w[0]).collect();
-    let mut cv2: Vec<f64> = iv
-        .windows(2)
-        .filter(|w| w[0] + w[1] > 0.0)
-        .map(|w| 2.0 * (w[1] - w[0]).abs() / (w[1] + w[0]))
-        .collect();
+    let mut cv2 = cv2_values(&iv);
     if cv2.is_empty() {
         return None;
     }

@@ -60,7 +60,7 @@ pub mod classify;
 pub mod config;
 mod evidence;
 pub mod features;
-mod stats;
+pub(crate) mod stats;
 pub mod summary;
 pub mod trains;
 

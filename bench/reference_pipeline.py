@@ -11,9 +11,10 @@ Per channel, on the same EDF file kymo analyses, with kymo's default parameters:
 3. filter: one `scipy.signal.sosfiltfilt` pass of a 4th-order Butterworth band-pass 20 Hz
    to min(10 kHz, 0.45 x rate) for needle EMG (rate >= 4 kHz), 20-450 Hz for surface EMG,
    with an `iirnotch` section (2 Hz wide) at each of the first 10 mains harmonics appended
-   to the cascade (kymo: `dsp::FilterConfig` defaults; kymo removes every harmonic with a
-   comb, which `scipy.signal.iircomb` + `filtfilt` would also do, but `lfilter` does not
-   exploit the comb's sparse 400-tap coefficients and costs 3-4x the whole cascade);
+   to the cascade (kymo: `dsp::FilterConfig` defaults; at rates that are a multiple of the
+   mains frequency kymo removes every harmonic by subtracting the median hum cycle, which
+   numpy could do with a reshape and `np.median`, at some cost; notches are the usual
+   Python choice);
 4. detect: per block of 2^20 samples, sigma = median(|y|)/0.6745 over a strided
    subsample of 32 768 points, threshold 5 sigma, `scipy.signal.find_peaks` on |y| (both
    polarities at once: the larger phase of a biphasic spike wins within the dead time)

@@ -886,7 +886,7 @@ fn sort_chunk(
                 .labels
                 .iter()
                 .zip(&chunk.samples)
-                .filter(|(label, _)| label.is_some() || std::env::var_os("KYMO_NOCLAIM").is_some())
+                .filter(|(label, _)| label.is_some())
                 .map(|(_, &sample)| sample)
                 .collect();
             for &(sample, unit) in &s.extra_spikes {

@@ -222,6 +222,7 @@ impl FilteredChannel {
             out.resize((e - s) as usize, 0.0);
             self.filter.filtfilt_range(
                 &raw,
+                i0,
                 (s - i0) as usize..(e - i0) as usize,
                 &mut out,
                 &mut scratch,

@@ -560,7 +560,7 @@ pub fn stream_blocks(
         read(b.input.start, input)?;
         let keep = b.output_in_input();
         let fout = &mut filtered[..keep.len()];
-        filter.filtfilt_range(input, keep, fout, &mut scratch);
+        filter.filtfilt_range(input, b.input.start, keep, fout, &mut scratch);
         det.spikes.clear();
         det.noise.clear();
         let n_art = det.artefacts.len();

@@ -26,9 +26,19 @@
 //! The band-pass is `scipy.signal.butter(order, [hp, lp], 'bandpass', fs=rate,
 //! output='sos')` applied with `scipy.signal.sosfiltfilt` (odd padding of
 //! `3·(2·n_sections + 1)` samples, initial conditions from `sosfilt_zi`); notch sections, when
-//! used, are appended to the same cascade. A comb, when used, is a second zero-phase stage
-//! like `scipy.signal.filtfilt(b, a, y)` with its default padding. `tests/dsp_scipy.rs`
-//! checks all of this against scipy.
+//! used, are appended to the same cascade. A comb, when chosen (`hum_removal = "comb"`), is
+//! a second zero-phase stage like `scipy.signal.filtfilt(b, a, y)` with its default padding.
+//! `tests/dsp_scipy.rs` checks all of this against scipy.
+//!
+//! # Hum removal
+//!
+//! When the rate is a whole multiple of the mains frequency (20 kHz, 10 kHz, 4 kHz and
+//! 48 kHz at 50 Hz; 48 kHz and 44.1 kHz at 60 Hz) the default is the hum template
+//! ([`mains::HumTemplate`]): the median hum cycle over a second, subtracted after the
+//! band-pass. It removes every harmonic and leaves potentials alone, where a comb (also
+//! every harmonic) leaves a tenth-size echo of each potential one mains period away (see
+//! `hum_removal_leaves_no_echo_of_a_large_potential`). At other rates notch sections at the
+//! first harmonics are used.
 //!
 //! # Block-wise filtering
 //!
@@ -50,7 +60,7 @@ use serde::{Deserialize, Serialize};
 
 pub use butter::{butter, Band};
 pub use complex::C64;
-pub use mains::{Comb, HumFilter, MainsReport};
+pub use mains::{Comb, HumFilter, HumTemplate, MainsReport};
 pub use sos::{Section, Sos};
 
 use crate::{Error, Result};
@@ -123,6 +133,19 @@ pub enum MainsSetting {
     Hz60,
 }
 
+/// How mains hum is removed when the rate is a whole multiple of the mains frequency
+/// (otherwise notch sections are used).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum HumRemoval {
+    /// Subtract the median hum cycle ([`mains::HumTemplate`]): every harmonic, no echoes.
+    #[default]
+    Template,
+    /// scipy's `iircomb` notch comb ([`Comb`]): every harmonic, but each potential leaves
+    /// echoes of about a tenth of its size one mains period before and after it.
+    Comb,
+}
+
 /// Filter parameters as a user writes them (unchecked). Every field has a default; see
 /// [`FilterConfig::check`] for the rules.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -151,6 +174,13 @@ pub struct FilterConfig {
     /// Most notch sections when a comb cannot be used (rate not a multiple of the mains
     /// frequency). Default 10: each notch costs as much as a band-pass section.
     pub max_notches: usize,
+    /// Hum removal when the rate is a multiple of the mains frequency. Default
+    /// [`HumRemoval::Template`].
+    pub hum_removal: HumRemoval,
+    /// Seconds of hum cycles each hum template is the median of (default 1 s: 50 or 60
+    /// cycles, whose median adds 3 % to the noise power, while mains amplitude changes
+    /// with posture over seconds).
+    pub hum_window_s: f64,
 }
 
 impl Default for FilterConfig {
@@ -164,6 +194,8 @@ impl Default for FilterConfig {
             mains_threshold_db: 10.0,
             notch_bandwidth_hz: 2.0,
             max_notches: 10,
+            hum_removal: HumRemoval::Template,
+            hum_window_s: 1.0,
         }
     }
 }
@@ -199,6 +231,10 @@ pub struct ValidFilterConfig {
     pub notch_bandwidth_hz: f64,
     /// Most notch sections.
     pub max_notches: usize,
+    /// Hum removal at a multiple rate.
+    pub hum_removal: HumRemoval,
+    /// Seconds per hum template.
+    pub hum_window_s: f64,
 }
 
 impl FilterConfig {
@@ -265,6 +301,12 @@ impl FilterConfig {
                 self.notch_bandwidth_hz
             )));
         }
+        if !(self.hum_window_s.is_finite() && (0.1..=10.0).contains(&self.hum_window_s)) {
+            return Err(Error::config(format!(
+                "filter: hum window {} s is not between 0.1 and 10 s",
+                self.hum_window_s
+            )));
+        }
         if self.max_notches > MAX_NOTCHES {
             return Err(Error::config(format!(
                 "filter: max notches {} is above the limit of {MAX_NOTCHES}",
@@ -281,6 +323,8 @@ impl FilterConfig {
             mains_threshold_db: self.mains_threshold_db,
             notch_bandwidth_hz: self.notch_bandwidth_hz,
             max_notches: self.max_notches,
+            hum_removal: self.hum_removal,
+            hum_window_s: self.hum_window_s,
         })
     }
 }
@@ -299,7 +343,8 @@ impl ValidFilterConfig {
 }
 
 /// A designed zero-phase filter for one sampling rate: band-pass, optional hum notches
-/// (in the same cascade) and optional hum comb (a second stage). Build once, run many.
+/// (in the same cascade) and optional hum comb or hum template (a second stage). Build
+/// once, run many.
 #[derive(Debug, Clone, Serialize)]
 pub struct Filter {
     rate_hz: f64,
@@ -307,6 +352,7 @@ pub struct Filter {
     mains_hz: Option<f64>,
     sos: Sos,
     comb: Option<Comb>,
+    template: Option<HumTemplate>,
     notches_hz: Vec<f64>,
     overlap: usize,
 }
@@ -349,7 +395,12 @@ impl Filter {
             Band::BandPass(cfg.high_pass_hz, cfg.low_pass_hz),
             rate,
         );
+        let template = match (mains_hz, cfg.hum_removal) {
+            (Some(f0), HumRemoval::Template) => HumTemplate::new(f0, cfg.hum_window_s, rate),
+            _ => None,
+        };
         let (sos, comb, notches_hz) = match mains_hz {
+            Some(_) if template.is_some() => (band, None, Vec::new()),
             Some(f0) => {
                 match mains::hum_filter(
                     f0,
@@ -373,6 +424,7 @@ impl Filter {
             mains_hz,
             sos,
             comb,
+            template,
             notches_hz,
             overlap: 0,
         };
@@ -405,13 +457,20 @@ impl Filter {
         self.comb.as_ref()
     }
 
-    /// Frequencies of notch sections (empty when a comb or nothing removes hum).
+    /// The hum template, when it removes the hum ([`HumRemoval::Template`] at a rate that is
+    /// a multiple of the mains frequency).
+    pub fn hum_template(&self) -> Option<&HumTemplate> {
+        self.template.as_ref()
+    }
+
+    /// Frequencies of notch sections (empty when a comb, a template or nothing removes hum).
     pub fn notches_hz(&self) -> &[f64] {
         &self.notches_hz
     }
 
     /// Magnitude response of the whole zero-phase filter at `f` Hz (the one-pass response
-    /// squared, as the signal goes through forward and backward).
+    /// squared, as the signal goes through forward and backward). The hum template is not a
+    /// linear filter and is left out: it removes the harmonics and passes the rest.
     pub fn zero_phase_gain(&self, f: f64) -> f64 {
         let mut g = self.sos.response(f, self.rate_hz).abs();
         if let Some(c) = &self.comb {
@@ -460,25 +519,31 @@ impl Filter {
                 n += (c.period as f64 * eps.ln() / c.a.ln()).ceil() as usize;
             }
         }
+        // The template stage reads the band-pass output around a sample: its reach adds.
+        if let Some(t) = &self.template {
+            n += t.reach();
+        }
         n
     }
 
     /// Zero-phase filters `x` into `out` (same length; only `min` of the two is written).
     pub fn filtfilt(&self, x: &[f32], out: &mut [f32], scratch: &mut Scratch) {
-        self.filtfilt_range(x, 0..x.len(), out, scratch);
+        self.filtfilt_range(x, 0, 0..x.len(), out, scratch);
     }
 
-    /// Zero-phase filters all of `x` and writes the samples in `keep` (indices into `x`)
-    /// to `out[..keep.len()]`. Used for blocks: `x` is a block's input range and `keep`
-    /// its output range, both from [`Filter::blocks`].
+    /// Zero-phase filters all of `x`, which starts at sample `start` of the recording, and
+    /// writes the samples in `keep` (indices into `x`) to `out[..keep.len()]`. Used for
+    /// blocks: `x` is a block's input range and `keep` its output range, both from
+    /// [`Filter::blocks`] (the hum template counts mains cycles from the recording's start).
     pub fn filtfilt_range(
         &self,
         x: &[f32],
+        start: u64,
         keep: Range<usize>,
         out: &mut [f32],
         scratch: &mut Scratch,
     ) {
-        let y = self.run(x, scratch);
+        let y = self.run(x, start, scratch);
         let keep = keep.start.min(y.len())..keep.end.min(y.len());
         for (o, &v) in out.iter_mut().zip(&y[keep]) {
             *o = v as f32;
@@ -487,10 +552,13 @@ impl Filter {
 
     /// The filtered signal in f64, inside `scratch`: one f64 buffer of the block's length
     /// plus the padding, both stages running in place in it.
-    fn run<'s>(&self, x: &[f32], scratch: &'s mut Scratch) -> &'s [f64] {
+    fn run<'s>(&self, x: &[f32], start: u64, scratch: &'s mut Scratch) -> &'s [f64] {
         let n = x.len();
         let Some(c) = &self.comb else {
             let pad = self.sos.filtfilt_f64(x, &mut scratch.ext);
+            if let Some(t) = &self.template {
+                t.remove(&mut scratch.ext[pad..pad + n], start, &mut scratch.a);
+            }
             return &scratch.ext[pad..pad + n];
         };
         // The band-pass's padded signal sits `room` samples into the buffer, so that the

@@ -196,7 +196,12 @@ fn filtfilt_matches_naive_sosfiltfilt() {
 /// than the comb's period and padding.
 #[test]
 fn in_place_comb_stage_equals_separate_buffers() {
-    let cfg = FilterConfig::default().check(20_000.0).unwrap();
+    let cfg = FilterConfig {
+        hum_removal: HumRemoval::Comb,
+        ..Default::default()
+    }
+    .check(20_000.0)
+    .unwrap();
     let f = Filter::new(&cfg, Some(50.0));
     let c = f.comb().expect("a comb at 20 kHz").clone();
     let mut s = Scratch::default();
@@ -395,7 +400,7 @@ fn blockwise(f: &Filter, x: &[f32], block_len: usize, context: usize) -> Vec<f32
     for b in f.blocks(x.len() as u64, block_len, context) {
         let input = &x[b.input.start as usize..b.input.end as usize];
         buf.resize(b.output.end as usize - b.output.start as usize, 0.0);
-        f.filtfilt_range(input, b.output_in_input(), &mut buf, &mut s);
+        f.filtfilt_range(input, b.input.start, b.output_in_input(), &mut buf, &mut s);
         let own = b.own_in_output();
         out[b.own.start as usize..b.own.end as usize].copy_from_slice(&buf[own]);
     }
@@ -404,16 +409,20 @@ fn blockwise(f: &Filter, x: &[f32], block_len: usize, context: usize) -> Vec<f32
 
 #[test]
 fn blockwise_matches_whole_signal() {
-    for (rate, hum, kind) in [
-        (20_000.0, Some(50.0), None),               // comb
-        (20_000.0, None, None),                     // band-pass only
-        (2000.0, Some(60.0), None),                 // notches
-        (25_600.0, Some(60.0), Some(Kind::Needle)), // notches at a non-multiple rate
+    let (template, comb) = (HumRemoval::Template, HumRemoval::Comb);
+    for (rate, hum, kind, hum_removal) in [
+        (20_000.0, Some(50.0), None, template), // hum template
+        (2000.0, Some(50.0), None, template),   // hum template, 40-sample cycles
+        (20_000.0, Some(50.0), None, comb),     // comb
+        (20_000.0, None, None, template),       // band-pass only
+        (2000.0, Some(60.0), None, template),   // notches
+        (25_600.0, Some(60.0), Some(Kind::Needle), template), // notches at a non-multiple rate
     ] {
         let n = (rate * 30.0) as usize;
         let (x, _) = emg_like(rate, n, hum, 5);
         let cfg = FilterConfig {
             kind,
+            hum_removal,
             ..Default::default()
         }
         .check(rate)
@@ -435,7 +444,7 @@ fn blockwise_matches_whole_signal() {
         let tol = BLOCK_TOL * peak(&x);
         assert!(
             d <= tol,
-            "{rate} Hz, hum {hum:?}: block-wise differs by {d:e} (tolerance {tol:e}) at sample {i}; overlap {}",
+            "{rate} Hz, hum {hum:?} ({hum_removal:?}): block-wise differs by {d:e} (tolerance {tol:e}) at sample {i}; overlap {}",
             f.overlap()
         );
     }
@@ -479,11 +488,11 @@ fn removes_hum_and_wander_keeps_spikes_in_place() {
     let report = mains::detect(&x, rate, cfg.mains_threshold_db);
     assert_eq!(report.frequency_hz, Some(50.0), "{report:?}");
     let f = Filter::new(&cfg, cfg.mains_frequency(&report));
-    assert!(f.comb().is_some());
+    assert!(f.hum_template().is_some());
     let mut y = vec![0.0f32; n];
     f.filtfilt(&x, &mut y, &mut Scratch::default());
-    // The hum is gone: no 50/60 Hz line stands out any more, once the notches' start-up
-    // transient at the recording's ends (time constant 1/(π·bandwidth) = 0.16 s) is over.
+    // The hum is gone: no 50/60 Hz line stands out any more (the first and last second,
+    // whose templates see only half a window, are left out as before with the comb).
     let settled = rate as usize;
     let after = mains::detect(&y[settled..n - settled], rate, cfg.mains_threshold_db);
     assert_eq!(after.frequency_hz, None, "{after:?}");
@@ -525,7 +534,12 @@ fn removes_hum_and_wander_keeps_spikes_in_place() {
 
 #[test]
 fn zero_phase_gain_is_the_squared_response() {
-    let cfg = FilterConfig::default().check(20_000.0).unwrap();
+    let cfg = FilterConfig {
+        hum_removal: HumRemoval::Comb,
+        ..Default::default()
+    }
+    .check(20_000.0)
+    .unwrap();
     let f = Filter::new(&cfg, Some(50.0));
     assert!((f.zero_phase_gain(1025.0) - 1.0).abs() < 1e-3); // half-way between notches
     assert!(f.zero_phase_gain(50.0) < 1e-12);
@@ -541,5 +555,75 @@ fn zero_phase_gain_is_the_squared_response() {
     );
     for &h in f.notches_hz() {
         assert!(f.zero_phase_gain(h) < 1e-12);
+    }
+}
+
+/// What a clinician checks of hum removal on a needle recording: a large potential keeps
+/// its shape and leaves nothing one mains period away (a comb leaves a tenth-size copy of
+/// it there, which the detector finds as a potential), and the hum itself is gone.
+#[test]
+fn hum_removal_leaves_no_echo_of_a_large_potential() {
+    let rate = 20_000.0;
+    let n = (rate * 6.0) as usize;
+    let d = 400; // samples per 50 Hz cycle
+    let mut rng = Rng::new(17);
+    let mut x: Vec<f64> = (0..n).map(|_| 5.0 * rng.normal()).collect();
+    let hum = |i: usize| {
+        let t = i as f64 / rate;
+        let w = 2.0 * std::f64::consts::PI * 50.0 * t;
+        30.0 * (w + 0.3).sin() + 10.0 * (3.0 * w + 1.1).sin() + 4.0 * (7.0 * w).sin()
+    };
+    x.iter_mut().enumerate().for_each(|(i, v)| *v += hum(i));
+    // A burst of 1.5 mV triphasic potentials (Ricker, 0.5 ms) every 37 ms for 2 s.
+    let tau = 0.5e-3 * rate;
+    let half = (5.0 * tau) as usize;
+    let spikes: Vec<usize> = (0..54).map(|k| 2 * 20_000 + k * 740).collect();
+    for &at in &spikes {
+        for k in 0..=2 * half {
+            let t = (k as f64 - half as f64) / tau;
+            x[at + k - half] -= 1500.0 * (1.0 - t * t) * (-t * t / 2.0).exp();
+        }
+    }
+    let x32: Vec<f32> = x.iter().map(|&v| v as f32).collect();
+    let y_of = |removal: HumRemoval| {
+        let cfg = FilterConfig {
+            hum_removal: removal,
+            ..Default::default()
+        }
+        .check(rate)
+        .unwrap();
+        let f = Filter::new(&cfg, Some(50.0));
+        let mut y = vec![0.0f32; n];
+        f.filtfilt(&x32, &mut y, &mut Scratch::default());
+        y
+    };
+    let template = y_of(HumRemoval::Template);
+    let comb = y_of(HumRemoval::Comb);
+    // Largest excursion one mains period after the last potential and before the first
+    // (±0.5 ms around the echo's place), where only noise of σ = 5 should be.
+    let echo = |y: &[f32]| {
+        let (first, last) = (spikes[0], spikes[spikes.len() - 1]);
+        let around = |c: usize| {
+            y[c - 10..=c + 10]
+                .iter()
+                .map(|v| v.abs())
+                .fold(0.0f32, f32::max)
+        };
+        around(first - d).max(around(last + d))
+    };
+    assert!(echo(&comb) > 60.0, "the comb's echo {}", echo(&comb));
+    assert!(echo(&template) < 25.0, "an echo of {} µV", echo(&template));
+    // The hum is gone away from the burst: the residual is the noise (σ 5, less the
+    // band-pass's share), not 30 µV of hum.
+    let quiet = &template[rate as usize / 2..rate as usize * 3 / 2];
+    let rms = (quiet.iter().map(|&v| (v as f64).powi(2)).sum::<f64>() / quiet.len() as f64).sqrt();
+    assert!(rms < 5.5, "residual rms {rms}");
+    // The potentials keep their size.
+    for &at in &spikes[1..spikes.len() - 1] {
+        let v = template[at - 5..=at + 5]
+            .iter()
+            .copied()
+            .fold(0.0f32, f32::min);
+        assert!(v < -1350.0, "potential at {at} is {v}");
     }
 }

@@ -292,3 +292,50 @@ fn clipping_at_physical_limits_and_flat_tops() {
         2
     );
 }
+
+/// A large potential whose slow first phase crosses the threshold 3.3 ms ahead of its main
+/// spike, and swings from beyond +5σ to beyond −5σ between two samples (so the main spike
+/// has no crossing of its own), is detected once, on its main spike; without the move to
+/// a much larger peak it was detected on its ramp and its late phase only.
+#[test]
+fn a_slow_first_phase_does_not_hide_the_main_spike() {
+    let mut rng = Rng::new(11);
+    let mut y = rng.noise(20_000, 1.0);
+    let main = 10_000usize;
+    // σ = 1, threshold 5: the ramp rises from 0 at −4 ms to 30 at −0.75 ms (crossing 5 at
+    // about −3.3 ms), the main spike is −100, the late phase +10 from +1.5 to +2.5 ms.
+    for k in 0..80 {
+        let t = k as f32 / 65.0;
+        y[main - 80 + k] += 30.0 * t.min(1.0) * t.min(1.0);
+    }
+    y[main - 1] = 20.0;
+    y[main] = -100.0;
+    y[main + 1] = -40.0;
+    for v in &mut y[main + 30..main + 50] {
+        *v += 10.0;
+    }
+    let at = |snap_ms: Option<f64>| -> Vec<u64> {
+        let c = DetectConfig {
+            snap_ms,
+            artefacts: ArtefactConfig {
+                flat_min_ms: 0.0,
+                ..Default::default()
+            },
+            ..Default::default()
+        }
+        .check(20_000.0)
+        .unwrap();
+        let d = detect(&y, &y, None, &c);
+        d.spikes
+            .iter()
+            .map(|s| s.sample)
+            .filter(|s| s.abs_diff(main as u64) < 200)
+            .collect()
+    };
+    assert_eq!(at(None), vec![main as u64]);
+    let without = at(Some(0.0));
+    assert!(
+        !without.contains(&(main as u64)),
+        "without the move: {without:?}"
+    );
+}

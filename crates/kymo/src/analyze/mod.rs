@@ -281,6 +281,9 @@ pub struct ChannelSettings {
     pub band_hz: (f64, f64),
     /// Mains frequency removed, if any.
     pub mains_hz: Option<f64>,
+    /// How the hum was removed: `template` (the median hum cycle subtracted), `comb` or
+    /// `notches`; `None` when no hum was removed.
+    pub hum_removal: Option<&'static str>,
     /// Robust noise σ of the filtered signal (median over blocks), µV.
     pub noise_sigma_uv: f64,
     /// Detection threshold (median over blocks), µV.
@@ -734,6 +737,7 @@ pub fn analyze_channel(
             kind: fcfg.kind,
             band_hz: filter.band_hz(),
             mains_hz: filter.mains_hz(),
+            hum_removal: filter.hum_method(),
             noise_sigma_uv: median(&mut all_sigmas),
             threshold_uv: median(&mut all_thresholds),
             to_uv,

@@ -463,6 +463,19 @@ impl Filter {
         self.template.as_ref()
     }
 
+    /// How hum is removed: `"template"`, `"comb"`, `"notches"`, or `None` (no hum removed).
+    pub fn hum_method(&self) -> Option<&'static str> {
+        if self.template.is_some() {
+            Some("template")
+        } else if self.comb.is_some() {
+            Some("comb")
+        } else if !self.notches_hz.is_empty() {
+            Some("notches")
+        } else {
+            None
+        }
+    }
+
     /// Frequencies of notch sections (empty when a comb, a template or nothing removes hum).
     pub fn notches_hz(&self) -> &[f64] {
         &self.notches_hz

@@ -298,6 +298,14 @@ pub struct ClassCriteria {
     pub psw_min_negative_ms: f64,
     /// Positive sharp wave: largest peak-to-peak, µV. Default 1000 (as single fibres).
     pub psw_max_p2p_uv: f64,
+    /// Positive sharp wave: the negative phase's peak is at most this fraction of the
+    /// positive spike's. Default 0.5 (a positive spike "followed by a small negative phase":
+    /// Dumitru, "Single muscle fiber discharges (insertional activity, end-plate potentials,
+    /// positive sharp waves, and fibrillation potentials): a unifying proposal", Muscle &
+    /// Nerve 1996; the simulator's positive sharp waves measure 0.14–0.28; a motor unit
+    /// potential of the real EMGDB record with a positive main phase, 0.91, had been read
+    /// as one).
+    pub psw_max_negative_ratio: f64,
     /// Positive sharp wave: most phases. Default 3 (kymo: biphasic, positive then negative,
     /// allowing a small return overshoot).
     pub psw_max_phases: u32,
@@ -351,6 +359,7 @@ impl Default for ClassCriteria {
             psw_max_spike_ms: 3.0,
             psw_min_negative_ms: 5.0,
             psw_max_p2p_uv: 1000.0,
+            psw_max_negative_ratio: 0.5,
             psw_max_phases: 3,
             single_fibre_duration_ms: [0.5, 5.5],
             single_fibre_max_phases: 3,
@@ -517,6 +526,7 @@ impl SortConfig {
         positive("classes.psw_max_spike_ms", k.psw_max_spike_ms)?;
         positive("classes.psw_min_negative_ms", k.psw_min_negative_ms)?;
         positive("classes.psw_max_p2p_uv", k.psw_max_p2p_uv)?;
+        fraction("classes.psw_max_negative_ratio", k.psw_max_negative_ratio)?;
         if k.psw_max_phases < 2 {
             return Err(err(format!(
                 "classes.psw_max_phases = {} must be at least 2 (positive, then negative)",

@@ -291,7 +291,7 @@ pub(crate) fn classify(m: &Measured, rate_hz: f64, c: &ClassCriteria) -> (Wavefo
     };
     // Positive sharp wave: a sharp positive spike first (its width at half height is short;
     // a zero-phase filter may add a slow positive lead-in, so the phase's whole length is
-    // not used), larger than the negative phase that follows, which is long.
+    // not used), followed by a small negative phase (`psw_max_negative_ratio`) that is long.
     if let [p0, p1, ..] = m.phases.as_slice() {
         let (half_ms, neg_ms) = (
             m.half_width_ms(p0, rate_hz),
@@ -299,7 +299,7 @@ pub(crate) fn classify(m: &Measured, rate_hz: f64, c: &ClassCriteria) -> (Wavefo
         );
         if p0.positive
             && !p1.positive
-            && p0.peak >= p1.peak
+            && p1.peak <= c.psw_max_negative_ratio * p0.peak
             && nph <= c.psw_max_phases
             && half_ms <= c.psw_max_spike_ms
             && neg_ms >= c.psw_min_negative_ms
@@ -586,6 +586,31 @@ mod tests {
             WaveformClass::PositiveSharpWave,
             "{}",
             class(&lead).1
+        );
+        // The same spike followed by a negative phase nearly as large (0.9 of it), as a
+        // motor unit potential with a positive main phase recorded at 4 kHz: no positive
+        // sharp wave, whose negative phase is small.
+        let large_negative = pwl(
+            &[
+                (1.0, 0.0),
+                (1.5, 150.0),
+                (2.0, 0.0),
+                (3.0, -135.0),
+                (14.0, 0.0),
+            ],
+            40.0,
+        );
+        let (k, why) = class(&large_negative);
+        assert_ne!(k, WaveformClass::PositiveSharpWave, "{why}");
+        // ... and it is the bound on the negative phase that decides.
+        let lenient = ClassCriteria {
+            psw_max_negative_ratio: 1.0,
+            ..ClassCriteria::default()
+        };
+        let m = measure(&large_negative, FS, 0.0, &cfg()).unwrap();
+        assert_eq!(
+            classify(&m, FS, &lenient).0,
+            WaveformClass::PositiveSharpWave
         );
         // Motor unit: 8 ms triphasic 900 µV.
         let mu = pwl(

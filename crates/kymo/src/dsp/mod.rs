@@ -366,6 +366,8 @@ pub struct Scratch {
     /// The comb's inputs of one period that its in-place run still needs.
     a: Vec<f64>,
     b: Vec<f64>,
+    /// The hum template's cycles, as ordered integers.
+    keys: Vec<i64>,
 }
 
 impl Scratch {
@@ -375,6 +377,7 @@ impl Scratch {
             ext: Vec::with_capacity(n + 64),
             a: Vec::new(),
             b: Vec::new(),
+            keys: Vec::new(),
         }
     }
 }
@@ -570,7 +573,7 @@ impl Filter {
         let Some(c) = &self.comb else {
             let pad = self.sos.filtfilt_f64(x, &mut scratch.ext);
             if let Some(t) = &self.template {
-                t.remove(&mut scratch.ext[pad..pad + n], start, &mut scratch.a);
+                t.remove(&mut scratch.ext[pad..pad + n], start, &mut scratch.keys);
             }
             return &scratch.ext[pad..pad + n];
         };

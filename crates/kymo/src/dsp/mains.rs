@@ -152,6 +152,13 @@ pub fn detect(x: &[f32], rate: f64, threshold_db: f64) -> MainsReport {
     }
 }
 
+/// `rate / f0` when it is a whole number of at least 2 samples (one mains cycle then holds
+/// the hum at the same phases in every cycle), else `None`.
+fn whole_period(f0: f64, rate: f64) -> Option<usize> {
+    let n = (rate / f0).round();
+    (n >= 2.0 && ((f0 - rate / n) / rate).abs() <= 1e-14).then_some(n as usize)
+}
+
 /// A comb notch `y[n] = b·(x[n] − x[n−D]) + a·y[n−D]`: zeros at every multiple of `rate/D`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Comb {
@@ -167,13 +174,10 @@ impl Comb {
     /// scipy `iircomb(f0, Q = f0 / bandwidth_hz, ftype='notch', fs=rate)`; `None` unless
     /// `rate / f0` is an integer of at least 2.
     pub fn new(f0: f64, bandwidth_hz: f64, rate: f64) -> Option<Comb> {
-        let n = (rate / f0).round();
-        if n < 2.0 || ((f0 - rate / n) / rate).abs() > 1e-14 {
-            return None;
-        }
+        let period = whole_period(f0, rate)?;
         let beta = (std::f64::consts::PI * bandwidth_hz / (2.0 * f0)).tan();
         Some(Comb {
-            period: n as usize,
+            period,
             b: 1.0 / (1.0 + beta),
             a: (1.0 - beta) / (1.0 + beta),
         })
@@ -384,13 +388,10 @@ impl HumTemplate {
     /// Removal of hum at `f0` Hz with templates over `window_s` seconds (at least
     /// [`MIN_TEMPLATE_CYCLES`] cycles); `None` unless `rate / f0` is an integer of at least 2.
     pub fn new(f0: f64, window_s: f64, rate: f64) -> Option<HumTemplate> {
-        let n = (rate / f0).round();
-        if n < 2.0 || ((f0 - rate / n) / rate).abs() > 1e-14 {
-            return None;
-        }
+        let period = whole_period(f0, rate)?;
         let window = ((window_s * f0).round() as usize).max(MIN_TEMPLATE_CYCLES);
         Some(HumTemplate {
-            period: n as usize,
+            period,
             window,
             step: window.div_ceil(2),
         })

@@ -225,7 +225,7 @@ fn summary_section(h: &mut String, input: &ReportInput<'_>) {
         esc(a.schema),
         a.version
     );
-    h.push_str("<table><tr><th>channel</th><th>label</th><th>rate (Hz)</th><th>samples</th><th>duration (s)</th><th>kind</th><th>band-pass (Hz)</th><th>mains removed (Hz)</th><th>noise σ (µV)</th><th>threshold (µV)</th><th>units</th><th>potentials detected</th></tr>");
+    h.push_str("<table><tr><th>channel</th><th>label</th><th>rate (Hz)</th><th>samples</th><th>duration (s)</th><th>kind</th><th>band-pass (Hz)</th><th>mains removed (Hz, how)</th><th>noise σ (µV)</th><th>threshold (µV)</th><th>units</th><th>potentials detected</th></tr>");
     for ch in &a.channels {
         let st = &ch.settings;
         let _ = write!(
@@ -242,7 +242,11 @@ fn summary_section(h: &mut String, input: &ReportInput<'_>) {
             },
             num(st.band_hz.0),
             num(st.band_hz.1),
-            st.mains_hz.map_or_else(|| "none".into(), num),
+            match (st.mains_hz, st.hum_removal) {
+                (Some(f), Some(how)) => format!("{} ({how})", num(f)),
+                (Some(f), None) => num(f),
+                (None, _) => "none".into(),
+            },
             st.noise_sigma_uv,
             st.threshold_uv,
             ch.units.len(),

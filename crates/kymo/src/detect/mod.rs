@@ -530,12 +530,7 @@ fn size<const M: u8>(v: f32) -> f32 {
 fn extremum<const M: u8>(w: &[f32]) -> usize {
     let mut best = 0;
     for (i, &v) in w.iter().enumerate() {
-        let better = match M {
-            NEG => v < w[best],
-            POS => v > w[best],
-            _ => v.abs() > w[best].abs(),
-        };
-        if better {
+        if size::<M>(v) > size::<M>(w[best]) {
             best = i;
         }
     }

@@ -8,7 +8,8 @@
 //!   (`"X X X X"` subfields when unknown, `"Startdate dd-MMM-yyyy X X equipment"`).
 //! - Every data record starts with its time-keeping TAL `+t\x14\x14\x00`, where `t` is the
 //!   record's start in seconds plus the sub-second part of the start time, so readers that
-//!   follow EDFbrowser recover [`DateTime::nanos`] to 100 ns.
+//!   follow EDFbrowser recover [`DateTime::nanos`] to 100 ns. A recording with no samples
+//!   has no data record, so its start keeps whole seconds only.
 //! - A sample `x` inside the channel's written physical range comes back from any EDF
 //!   reader within half a quantisation step, `(pmax − pmin) / 65535 / 2`. The written range
 //!   is the requested one rounded *outward* to fit the 8-character header fields, so it

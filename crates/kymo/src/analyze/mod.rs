@@ -670,7 +670,6 @@ pub fn analyze_channel(
     )?;
 
     potentials.sort_by(|a, b| a.time_s.total_cmp(&b.time_s));
-    let impossible = complexes::drop_impossible_runs(&mut potentials, &user.plausibility);
     let mut units = linker.finish(&potentials);
     let min_phases = user.plausibility.min_phases;
     let (kept, slow): (Vec<UnitReport>, Vec<UnitReport>) = units
@@ -686,6 +685,20 @@ pub fn analyze_channel(
             u.measured.phases
         ));
         potentials.retain(|p| p.unit != u.id());
+    }
+    // Runs at impossible rates are looked for among the action potentials only: a slow
+    // wave's "unit" (a positive sharp wave's long negative phase crossing the threshold
+    // again and again) is already left out, and its runs would cut the trains around them.
+    let impossible = complexes::drop_impossible_runs(&mut potentials, &user.plausibility);
+    if !impossible.is_empty() {
+        let mut counts: std::collections::HashMap<u32, usize> = Default::default();
+        for p in &potentials {
+            *counts.entry(p.unit).or_default() += 1;
+        }
+        units.retain_mut(|u| {
+            u.n_potentials = counts.get(&u.id()).copied().unwrap_or(0);
+            u.n_potentials > 0
+        });
     }
     warnings.extend(complexes::merge_locked(
         &mut units,

@@ -91,3 +91,52 @@ fn bad_config_is_a_clear_error() {
     let e = c.check().unwrap_err().to_string();
     assert!(e.contains("link.min_correlation"), "{e}");
 }
+
+#[test]
+fn a_slow_wave_unit_does_not_cut_the_trains_around_it() {
+    // Two fibres firing positive sharp waves for 30 s at 10 dB. The waves' long negative
+    // phases also cross the threshold and are sorted as a one-phase "unit", left out as a
+    // slow wave; that unit's crossings come in runs faster than any discharge, which were
+    // once flagged as artefacts and cut the sharp waves' trains into pieces around them.
+    let sc = simulate::Scenario::from_toml_str(
+        r#"
+name = "psw"
+description = "two fibres firing positive sharp waves"
+seconds = 30
+[recording]
+electrode = "needle"
+noise = { snr_db = 10 }
+mains = { hz = 50, amplitude_uv = 5 }
+[[sources]]
+class = "positive-sharp-wave"
+count = 2
+"#,
+    )
+    .unwrap();
+    let mut sink = VecSink::default();
+    let mut truth = Truth::default();
+    simulate::run(&sc, 7, &mut sink, &mut truth).unwrap();
+    let x = sink.channels.swap_remove(0);
+    let info = ChannelInfo {
+        index: 0,
+        label: "sim".into(),
+        unit: "uV".into(),
+        rate_hz: truth.recording.rate_hz,
+        n_samples: x.len() as u64,
+        physical_range: None,
+    };
+    let a = analyze_samples(&info, &x, &AnalysisConfig::default().check().unwrap()).unwrap();
+    assert!(
+        a.warnings.iter().any(|w| w.contains("slow wave")),
+        "the scene this test is about has a slow-wave unit: {:?}",
+        a.warnings
+    );
+    assert!(a.artefacts.is_empty(), "artefacts: {:?}", a.artefacts);
+    let psw: Vec<_> = a
+        .discharges
+        .iter()
+        .filter(|d| d.class == crate::pattern::DischargeClass::PositiveSharpWave)
+        .collect();
+    assert_eq!(psw.len(), 2, "one discharge per fibre: {psw:?}");
+    assert!(psw.iter().all(|d| d.end_s - d.start_s > 25.0));
+}

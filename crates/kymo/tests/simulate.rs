@@ -774,6 +774,25 @@ fn single_fibre_potentials_have_their_shapes() {
     }
 }
 
+/// Every draw of a positive sharp wave ends, in bounded memory, with a wave in the brief's
+/// 10–100 ms: the duration fit once took a step of ×1000 after a probe measured a sample or
+/// two, and the next probe asked for a 100 GB buffer (seed 15 below).
+#[test]
+fn positive_sharp_waves_draw_for_every_seed() {
+    let s = scenario(
+        "seconds = 1\n[recording]\nelectrode = \"needle\"\nnoise = { snr_db = 10 }\n[[sources]]\nclass = \"positive-sharp-wave\"\ncount = 2\n",
+    );
+    let fs = s.recording.rate();
+    for seed in 0..40 {
+        let sim = Simulation::new(&s, seed).expect("valid");
+        for i in 0..2 {
+            let t = sim.template(i).expect("unit");
+            let d = measure(t.phase(0), fs).expect("not flat").duration_s * 1e3;
+            assert!((10.0..=100.0).contains(&d), "seed {seed}: PSW {d} ms");
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Noise
 // ---------------------------------------------------------------------------------------------

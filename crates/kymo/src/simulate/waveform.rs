@@ -599,7 +599,10 @@ pub(crate) fn psw(rng: &mut ChaCha8Rng, p: &PswSpec, fs: f64, band: &mut Band) -
             if (err - 1.0).abs() < 0.01 {
                 break;
             }
-            tau_s *= err;
+            // Bounded steps, and a slow phase no longer than the whole wave: a draw whose
+            // filtered shape measured a sample or two long once made the step ×1000 and
+            // the next probe's buffer 100 GB (seed 15 of a two-PSW scenario).
+            tau_s = (tau_s * err.clamp(0.25, 4.0)).min(d_s);
         }
         let Some((shape, s)) = got else { continue };
         if in_range(s.duration_s * 1e3, p.duration_ms)

@@ -95,13 +95,23 @@ fn rest_gives_no_discharge() {
 /// bursts read as one continuous train.)
 #[test]
 fn facial_myokymia_at_10_db() {
+    class_f1_at_least("myokymia-facial", DischargeClass::Myokymic, 0.90);
+}
+
+/// Asserts that `class`'s discharge F1 on scenario `name` at 10 dB is at least `min` on
+/// each unseen seed.
+fn class_f1_at_least(name: &str, class: DischargeClass, min: f64) {
     let cfg = EvalConfig::default().check().unwrap();
     for seed in SEEDS {
-        let (truth, pred) = run("myokymia-facial", seed, 10.0);
+        let (truth, pred) = run(name, seed, 10.0);
         let r = score(&truth, &pred, &cfg);
-        let myo = class_score(&r, DischargeClass::Myokymic);
-        let f1 = myo.f1.unwrap_or(0.0);
-        assert!(f1 >= 0.90, "seed {seed}: myokymic F1 {f1:.3} ({myo:?})");
+        let c = class_score(&r, class);
+        let f1 = c.f1.unwrap_or(0.0);
+        assert!(
+            f1 >= min,
+            "seed {seed}: {} F1 {f1:.3} ({c:?})",
+            class.name()
+        );
     }
 }
 
@@ -112,17 +122,7 @@ fn facial_myokymia_at_10_db() {
 /// template runs past the 10 ms needle window could be split (`sort/split.rs`).
 #[test]
 fn continuous_limb_myokymia_at_10_db() {
-    let cfg = EvalConfig::default().check().unwrap();
-    for seed in SEEDS {
-        let (truth, pred) = run("myokymia-limb", seed, 10.0);
-        let r = score(&truth, &pred, &cfg);
-        let c = class_score(&r, DischargeClass::MyokymicContinuous);
-        let f1 = c.f1.unwrap_or(0.0);
-        assert!(
-            f1 >= 0.9,
-            "seed {seed}: continuous myokymia F1 {f1:.3} ({c:?})"
-        );
-    }
+    class_f1_at_least("myokymia-limb", DischargeClass::MyokymicContinuous, 0.90);
 }
 
 /// Myotonic discharges (single-fibre potentials at 20–80 Hz whose rate and amplitude wax

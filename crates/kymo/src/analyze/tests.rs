@@ -4,9 +4,14 @@ use crate::simulate::{self, truth::Truth, VecSink};
 fn simulated(name: &str, seconds: f64, seed: u64) -> (ChannelInfo, Vec<f32>, Truth) {
     let mut sc = simulate::builtin(name).unwrap();
     sc.seconds = seconds;
+    simulated_scenario(&sc, seed)
+}
+
+/// The first channel of scenario `sc` simulated with `seed`, with its channel info.
+fn simulated_scenario(sc: &simulate::Scenario, seed: u64) -> (ChannelInfo, Vec<f32>, Truth) {
     let mut sink = VecSink::default();
     let mut truth = Truth::default();
-    simulate::run(&sc, seed, &mut sink, &mut truth).unwrap();
+    simulate::run(sc, seed, &mut sink, &mut truth).unwrap();
     let x = sink.channels.swap_remove(0);
     let info = ChannelInfo {
         index: 0,
@@ -113,18 +118,7 @@ count = 2
 "#,
     )
     .unwrap();
-    let mut sink = VecSink::default();
-    let mut truth = Truth::default();
-    simulate::run(&sc, 7, &mut sink, &mut truth).unwrap();
-    let x = sink.channels.swap_remove(0);
-    let info = ChannelInfo {
-        index: 0,
-        label: "sim".into(),
-        unit: "uV".into(),
-        rate_hz: truth.recording.rate_hz,
-        n_samples: x.len() as u64,
-        physical_range: None,
-    };
+    let (info, x, _) = simulated_scenario(&sc, 7);
     let a = analyze_samples(&info, &x, &AnalysisConfig::default().check().unwrap()).unwrap();
     assert!(
         a.warnings.iter().any(|w| w.contains("slow wave")),

@@ -183,12 +183,7 @@ impl Linker {
     /// The channel's units with their potential counts (units left without potentials are
     /// dropped).
     pub(crate) fn finish(self, potentials: &[PotentialInput]) -> Vec<UnitReport> {
-        let mut counts = vec![0usize; self.units.len()];
-        for p in potentials {
-            if let Some(c) = counts.get_mut(p.unit as usize) {
-                *c += 1;
-            }
-        }
+        let counts = potentials_per_unit(potentials, self.units.len());
         self.units
             .into_iter()
             .filter(|u| counts[u.id as usize] > 0)
@@ -203,4 +198,15 @@ impl Linker {
             })
             .collect()
     }
+}
+
+/// Potentials of each unit id below `n` (ids are the linker's, `0..n`).
+pub(crate) fn potentials_per_unit(potentials: &[PotentialInput], n: usize) -> Vec<usize> {
+    let mut counts = vec![0usize; n];
+    for p in potentials {
+        if let Some(c) = counts.get_mut(p.unit as usize) {
+            *c += 1;
+        }
+    }
+    counts
 }

@@ -691,12 +691,10 @@ pub fn analyze_channel(
     // again and again) is already left out, and its runs would cut the trains around them.
     let impossible = complexes::drop_impossible_runs(&mut potentials, &user.plausibility);
     if !impossible.is_empty() {
-        let mut counts: std::collections::HashMap<u32, usize> = Default::default();
-        for p in &potentials {
-            *counts.entry(p.unit).or_default() += 1;
-        }
+        let n = units.iter().map(|u| u.id() as usize + 1).max().unwrap_or(0);
+        let counts = link::potentials_per_unit(&potentials, n);
         units.retain_mut(|u| {
-            u.n_potentials = counts.get(&u.id()).copied().unwrap_or(0);
+            u.n_potentials = counts[u.id() as usize];
             u.n_potentials > 0
         });
     }

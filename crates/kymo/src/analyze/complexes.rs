@@ -209,6 +209,17 @@ pub struct PlausibilityConfig {
     /// Medicine", 2nd ed., ch. 2; a one-phase "template" is a slow wave, such as the
     /// filter's ringing after a transient).
     pub min_phases: u32,
+    /// Widest largest phase of a unit's template at half its height, ms, needle recordings
+    /// (default 3: an action potential has a sharp main spike — a needle motor unit
+    /// potential's rises in under 0.5 ms when the needle is near the unit, Preston & Shapiro,
+    /// "Electromyography and Neuromuscular Disorders" — and 3 ms is the sorter's bound for
+    /// "sharp", `classes.psw_max_spike_ms`; every unit of the simulated scenarios stays
+    /// under 2 ms, while a slow wave, such as a positive sharp wave's slow phase detected
+    /// on its own, lasts many ms). A broader template is left out as a slow wave.
+    pub max_main_half_width_ms_needle: f64,
+    /// The same for surface recordings (default 10: surface potentials are 3–4 times
+    /// broader, as for `peaks.window_ms_surface`).
+    pub max_main_half_width_ms_surface: f64,
 }
 
 impl Default for PlausibilityConfig {
@@ -217,12 +228,30 @@ impl Default for PlausibilityConfig {
             max_rate_hz: 400.0,
             min_run: 3,
             min_phases: 2,
+            max_main_half_width_ms_needle: 3.0,
+            max_main_half_width_ms_surface: 10.0,
         }
     }
 }
 
 impl PlausibilityConfig {
     pub(crate) fn check(&self) -> Result<()> {
+        for (name, v) in [
+            (
+                "max_main_half_width_ms_needle",
+                self.max_main_half_width_ms_needle,
+            ),
+            (
+                "max_main_half_width_ms_surface",
+                self.max_main_half_width_ms_surface,
+            ),
+        ] {
+            if !(v.is_finite() && v > 0.0) {
+                return Err(Error::config(format!(
+                    "analyze: plausibility.{name} {v} must be a positive number of ms"
+                )));
+            }
+        }
         if self.max_rate_hz.is_finite() && self.max_rate_hz >= 100.0 && self.min_run >= 3 {
             Ok(())
         } else {

@@ -671,18 +671,34 @@ pub fn analyze_channel(
 
     potentials.sort_by(|a, b| a.time_s.total_cmp(&b.time_s));
     let mut units = linker.finish(&potentials);
-    let min_phases = user.plausibility.min_phases;
+    let plaus = &user.plausibility;
+    let min_phases = plaus.min_phases;
+    let sharp_ms = match dcfg.kind {
+        Kind::Needle => plaus.max_main_half_width_ms_needle,
+        Kind::Surface => plaus.max_main_half_width_ms_surface,
+    };
+    let width_ms = |u: &UnitReport| sort::main_half_width_ms(&u.measured.template, rate);
     let (kept, slow): (Vec<UnitReport>, Vec<UnitReport>) = units
         .into_iter()
-        .partition(|u| u.measured.phases >= min_phases);
+        .partition(|u| u.measured.phases >= min_phases && width_ms(u) <= sharp_ms);
     units = kept;
     for u in &slow {
+        let why = if u.measured.phases < min_phases {
+            format!(
+                "has a {}-phase template, below the {min_phases} phases of any action potential",
+                u.measured.phases
+            )
+        } else {
+            format!(
+                "has no sharp phase (its largest is {:.1} ms wide at half height, above the {sharp_ms} ms of an action potential's main spike)",
+                width_ms(u)
+            )
+        };
         warnings.push(format!(
-            "unit {} ({} potentials, {:.0} µV) has a {}-phase template, below the {min_phases} phases of any action potential: left out as a slow wave or artefact",
+            "unit {} ({} potentials, {:.0} µV) {why}: left out as a slow wave or artefact",
             u.id(),
             u.n_potentials,
             u.measured.p2p_uv,
-            u.measured.phases
         ));
         potentials.retain(|p| p.unit != u.id());
     }

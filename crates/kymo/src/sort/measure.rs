@@ -71,11 +71,27 @@ impl Measured {
         let Some(k) = seg.iter().position(|v| sign * *v as f64 >= p.peak) else {
             return 0.0;
         };
-        let half = 0.5 * p.peak;
-        let above = |v: &f32| sign * *v as f64 >= half;
-        let left = seg[..=k].iter().rev().take_while(|v| above(v)).count();
-        let right = seg[k..].iter().take_while(|v| above(v)).count();
-        (left + right - 1) as f64 * 1e3 / rate_hz
+        half_height_samples(seg, k) as f64 * 1e3 / rate_hz
+    }
+}
+
+/// Samples around `x[k]` (counted with it) that keep its sign and at least half its size.
+fn half_height_samples(x: &[f32], k: usize) -> usize {
+    let (sign, half) = (x[k].signum() as f64, 0.5 * (x[k] as f64).abs());
+    let above = |v: &&f32| sign * **v as f64 >= half;
+    let left = x[..=k].iter().rev().take_while(above).count();
+    let right = x[k..].iter().take_while(above).count();
+    (left + right).saturating_sub(1)
+}
+
+/// Width, ms, of a waveform's largest excursion at half its height (0 for an empty or
+/// all-zero waveform): a spike's main phase lasts well under a millisecond, a slow wave's
+/// many milliseconds.
+pub(crate) fn main_half_width_ms(x: &[f32], rate_hz: f64) -> f64 {
+    let k = (0..x.len()).max_by(|&a, &b| x[a].abs().total_cmp(&x[b].abs()));
+    match k {
+        Some(k) if x[k] != 0.0 => half_height_samples(x, k) as f64 * 1e3 / rate_hz,
+        _ => 0.0,
     }
 }
 
@@ -405,6 +421,37 @@ mod tests {
                 0.0
             })
             .collect()
+    }
+
+    #[test]
+    fn main_half_width_of_a_spike_and_of_a_slow_wave() {
+        // A triangle's width at half height is half its base: a spike whose main phase
+        // spans 7.5–8.5 ms (−600 µV at 8 ms) is 0.5 ms wide, flanks or none.
+        let spike = pwl(
+            &[
+                (5.0, 0.0),
+                (7.5, 20.0),
+                (8.0, -600.0),
+                (8.5, 25.0),
+                (12.0, 0.0),
+            ],
+            20.0,
+        );
+        assert!((main_half_width_ms(&spike, FS) - 0.5).abs() <= 0.1);
+        // A slow negative wave of 8 ms after a small positive one: 4 ms.
+        let slow = pwl(
+            &[
+                (2.0, 0.0),
+                (3.0, 5.0),
+                (4.0, 0.0),
+                (8.0, -13.0),
+                (12.0, 0.0),
+            ],
+            20.0,
+        );
+        assert!((main_half_width_ms(&slow, FS) - 4.0).abs() <= 0.1);
+        assert_eq!(main_half_width_ms(&[0.0; 10], FS), 0.0);
+        assert_eq!(main_half_width_ms(&[], FS), 0.0);
     }
 
     #[test]

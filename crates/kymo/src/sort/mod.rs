@@ -184,6 +184,7 @@ mod split;
 mod templates;
 
 pub use config::{ClassCriteria, MeasureConfig, SortConfig, ValidSortConfig};
+pub(crate) use measure::main_half_width_ms;
 pub use measure::{Polarity, WaveformClass};
 
 use serde::Serialize;

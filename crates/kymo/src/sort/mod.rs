@@ -1322,7 +1322,13 @@ pub fn sort(input: &SortInput, cfg: &ValidSortConfig) -> Result<Sorting> {
                 stalled_rounds += 1;
             }
         }
-        if settled_rounds >= c.refine_settled_rounds || stalled_rounds >= c.refine_patience {
+        // The last round of a refinement that never settled (units trading spikes in a
+        // crowded recording) also gets its look for units that hold several, once.
+        let unsettled_end = round == limit && splits_left == c.split_rounds;
+        if settled_rounds >= c.refine_settled_rounds
+            || stalled_rounds >= c.refine_patience
+            || unsettled_end
+        {
             // A split that ends with fewer units than before it took spikes from a unit
             // that was there, rather than finding one: undone after the loop.
             if before_split

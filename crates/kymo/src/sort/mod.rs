@@ -72,6 +72,9 @@
 //!      the clustering's slope features see the main spike, so motor units whose main
 //!      spikes are alike and whose slow phases differ share a cluster; their members are
 //!      clustered again on their whole shape, and the refinement goes on with the parts.
+//!      A refinement that reaches `refine_iterations` without settling (units trading
+//!      spikes in a crowded recording, such as a contraction with ten units) looks once
+//!      too, in its last round.
 //! 4. **Final passes over every spike** (a lenient one first when the refinement saw only a
 //!    subset), judging each fit: a spike whose best fit is not above noise (`min_fit_snr`)
 //!    is unsorted (`None`). A spike whose residual is too large for noise is tried as its

@@ -1,4 +1,5 @@
-//! Splitting a unit that holds several, once the refinement has settled.
+//! Splitting a unit that holds several, once the refinement has settled (or has run out of
+//! rounds without settling).
 //!
 //! The clustering's features are the slopes of the main spike (see [`super::features`]):
 //! they keep overlapping neighbours out, but two motor unit potentials whose main spikes

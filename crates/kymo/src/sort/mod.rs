@@ -42,7 +42,7 @@
 //!    Density-based methods need one density scale for a unit firing at 300 Hz and one
 //!    firing twice a minute; a Gaussian mixture with BIC splits a unit whose amplitude wanes
 //!    into several; the unimodality criterion has neither problem.
-//! 3. **Refinement**, on at most `max_cluster_spikes` spikes taken as runs of consecutive
+//! 3. **Refinement**, on at most `max_refine_spikes` spikes taken as runs of consecutive
 //!    ones (so their neighbours are there), until the labels have settled: two rounds
 //!    (`refine_settled_rounds`) without a unit added or removed in which almost no spike
 //!    changes unit or verdict (`refine_moved_fraction`, spikes flipping back to their label
@@ -1246,9 +1246,9 @@ pub fn sort(input: &SortInput, cfg: &ValidSortConfig) -> Result<Sorting> {
     let (mut least_moved, mut stalled_rounds) = (usize::MAX, 0);
     let mut changed_before = false;
     let mut splits_left = c.split_rounds;
-    // The refinement runs on at most `max_cluster_spikes` spikes in runs of consecutive ones
+    // The refinement runs on at most `max_refine_spikes` spikes in runs of consecutive ones
     // (so that their neighbours are there to be peeled); the last two passes cover all.
-    let refine = refine_set(&valid_idx, c.max_cluster_spikes);
+    let refine = refine_set(&valid_idx, c.max_refine_spikes);
     let everything = refine.len() == valid_idx.len();
     // The sort before the last split, restored if the split ends with fewer units than
     // there were (see below), and the rounds allowed.

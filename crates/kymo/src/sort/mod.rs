@@ -1328,10 +1328,9 @@ pub fn sort(input: &SortInput, cfg: &ValidSortConfig) -> Result<Sorting> {
         // The last round of a refinement that never settled (units trading spikes in a
         // crowded recording) also gets its look for units that hold several, once.
         let unsettled_end = round == limit && splits_left == c.split_rounds;
-        if settled_rounds >= c.refine_settled_rounds
-            || stalled_rounds >= c.refine_patience
-            || unsettled_end
-        {
+        let converged =
+            settled_rounds >= c.refine_settled_rounds || stalled_rounds >= c.refine_patience;
+        if converged || unsettled_end {
             // A split that ends with fewer units than before it took spikes from a unit
             // that was there, rather than finding one: undone after the loop.
             if before_split
@@ -1348,34 +1347,38 @@ pub fn sort(input: &SortInput, cfg: &ValidSortConfig) -> Result<Sorting> {
             } else {
                 Vec::new()
             };
-            if found.is_empty() {
+            if !found.is_empty() {
+                splits_left -= 1;
+                before_split = Some(Snapshot {
+                    templates: templates.clone(),
+                    counts: counts.clone(),
+                    log_sd: log_sd.clone(),
+                    fits: fits.clone(),
+                    status: status.clone(),
+                });
+                limit = limit.max(round + SPLIT_ROUNDS_AFTER);
+                for sp in found {
+                    let mut parts = sp.templates.into_iter().zip(sp.counts);
+                    if let Some((t, n)) = parts.next() {
+                        templates[sp.unit] = t;
+                        counts[sp.unit] = n;
+                    }
+                    for (t, n) in parts {
+                        templates.push(t);
+                        counts.push(n);
+                        log_sd.push(0.0);
+                    }
+                }
+                (prev, prev2) = (None, None);
+                (least_moved, stalled_rounds, settled_rounds) = (usize::MAX, 0, 0);
+                changed_before = true;
+                continue;
+            }
+            if converged {
                 break;
             }
-            splits_left -= 1;
-            before_split = Some(Snapshot {
-                templates: templates.clone(),
-                counts: counts.clone(),
-                log_sd: log_sd.clone(),
-                fits: fits.clone(),
-                status: status.clone(),
-            });
-            limit = limit.max(round + SPLIT_ROUNDS_AFTER);
-            for sp in found {
-                let mut parts = sp.templates.into_iter().zip(sp.counts);
-                if let Some((t, n)) = parts.next() {
-                    templates[sp.unit] = t;
-                    counts[sp.unit] = n;
-                }
-                for (t, n) in parts {
-                    templates.push(t);
-                    counts.push(n);
-                    log_sd.push(0.0);
-                }
-            }
-            (prev, prev2) = (None, None);
-            (least_moved, stalled_rounds, settled_rounds) = (usize::MAX, 0, 0);
-            changed_before = true;
-            continue;
+            // An unsettled refinement with nothing to split ends as it did without the
+            // look: with its last round's re-estimation below.
         }
         // Re-estimate the templates, re-centre them, merge copies of one unit.
         counts = refit_templates(&ctx, &mut templates, &fits, &status, c);

@@ -38,9 +38,10 @@ pub struct SortConfig {
     /// Most spikes the refinement rounds assign and re-estimate the templates from (runs of
     /// consecutive spikes spread over the chunk); the final passes then assign every spike.
     /// Default 10 000 (kymo: each round costs in proportion; on three 10-minute `mixed`
-    /// recordings, whose 5-minute chunks hold up to 23 000 potentials, 10 000 ran 1.2–1.6×
-    /// faster than 20 000 with mean discharge macro-F1 0.60 against 0.57 and potential F1
-    /// 0.84 against 0.82; 5 000 lost potentials, F1 0.59 on one).
+    /// recordings, whose 5-minute chunks hold up to 23 000 potentials, 10 000 ran 1.05–1.6×
+    /// faster than 20 000 with mean discharge macro-F1 0.63 against 0.57 and potential F1
+    /// 0.80 against 0.82, one file losing potentials (0.71 → 0.60), one gaining (0.84 →
+    /// 0.95); 5 000 lost more).
     pub max_refine_spikes: usize,
     /// Initial over-partition (k-means++) before unimodality merging. Default 40 (kymo:
     /// several times the number of units a needle sees, as ISO-SPLIT asks).

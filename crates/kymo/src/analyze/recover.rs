@@ -20,6 +20,7 @@
 //! as its best fit in every gap, which the amplitude range rejects, and its own potential
 //! beside it is never looked at.
 
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::sort::linalg::{dot, dot2};
@@ -362,14 +363,16 @@ pub(crate) fn recover(
         sig.best_fit(tpl, lo, hi, &known, usize::MAX, |_| true)
             .map_or(0.0, |f| f.1)
     };
-    for (k, (u, train)) in units.iter().zip(trains).enumerate() {
+    // Each unit's search is its own (it looks only at its own finds): units in parallel,
+    // their finds gathered in unit order.
+    let per_unit = |k: usize, u: &Unit, train: &Vec<u64>| -> Vec<Recovered> {
         let tpl = &templates[k];
         // A complex is not searched: its spikes fit one another's templates at several
         // lags, and where a complex of another unit was subtracted its misfit is left, so
         // fits are found at the wrong lags (a complex repetitive discharge is large and
         // machine-regular, brief: the threshold keeps its beats).
         if train.len() < 3 || tpl.norm2 <= 0.0 || u.class == WaveformClass::Complex {
-            continue;
+            return Vec::new();
         }
         let peak_uv = u.template.get(sig.pre).map_or(0.0, |v| v.abs());
         let accept = |fit: (u64, f64, f64, f64)| {
@@ -389,7 +392,7 @@ pub(crate) fn recover(
             v.get(v.len() / 2).copied().unwrap_or(u64::MAX)
         };
         if median_iv > max_iv {
-            continue;
+            return Vec::new();
         }
         // A unit firing faster than its potentials are long (neuromyotonic, 150–300 Hz,
         // brief) has its missed beats side by side, so each fit is judged near its own
@@ -482,8 +485,15 @@ pub(crate) fn recover(
                 }
             }
         }
-        out.extend(found);
-    }
+        found
+    };
+    let found: Vec<Vec<Recovered>> = units
+        .par_iter()
+        .zip(trains)
+        .enumerate()
+        .map(|(k, (u, train))| per_unit(k, u, train))
+        .collect();
+    out.extend(found.into_iter().flatten());
     // Two units may recover the same potential (one unit's missed beat where another's
     // rhythm also expects one): within the dead time only the better fit stays.
     out.sort_by_key(|f| f.0);

@@ -89,6 +89,12 @@
 //! times, no step is quadratic in spikes). The benchmark (`benches/sort.rs`) sorts 10⁵
 //! spikes in a few seconds.
 //!
+//! Threads (rayon): a pass runs in parallel over spans of spikes separated by quiet gaps of
+//! three windows, which no peeling reaches across, so its fits are those of one pass in
+//! time order, bit for bit; clusters are split again, templates' gradients summed (over
+//! fixed groups of windows, added in order) in parallel. The sort is the same on any
+//! number of threads.
+//!
 //! # Accuracy
 //!
 //! Measured against the simulator's truth in `tests/sort.rs` (seeds never used while
@@ -190,6 +196,7 @@ pub use config::{ClassCriteria, MeasureConfig, SortConfig, ValidSortConfig};
 pub(crate) use measure::main_half_width_ms;
 pub use measure::{Polarity, WaveformClass};
 
+use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::{Error, Result};
@@ -381,9 +388,40 @@ struct Ctx<'a> {
     overlap_w: i32,
     dedup: u64,
     min_explained: f64,
+    /// The independent spans of the spikes (see [`independent_spans`]).
+    spans: Vec<(usize, usize)>,
 }
 
-impl Ctx<'_> {
+impl<'a> Ctx<'a> {
+    fn new(input: &'a SortInput<'a>, valid: Vec<bool>, c: &SortConfig) -> Ctx<'a> {
+        let l = input.wave_len;
+        let sigma = input.noise_sigma_uv as f64;
+        let samples_of = |ms: f64| (ms * 1e-3 * input.rate_hz).round();
+        let n = input.spike_samples.len();
+        Ctx {
+            input,
+            valid,
+            fp: FitParams {
+                amp: c.amplitude_range,
+                sigma2: sigma * sigma,
+                min_fit_snr: c.min_fit_snr,
+                residual_z: c.residual_z,
+                residual_fraction: c.residual_fraction,
+            },
+            align_search: samples_of(c.align_shift_ms).min(l as f64) as i32,
+            alt_fraction: c.alt_peak_fraction,
+            margin: samples_of(SUPPORT_MARGIN_MS) as usize,
+            overlap_w: samples_of(c.overlap_max_shift_ms).min(l as f64) as i32,
+            dedup: samples_of(c.overlap_dedup_ms) as u64,
+            min_explained: c.min_explained_fraction,
+            spans: independent_spans(
+                input.spike_samples,
+                3 * l as u64,
+                (n / (SPANS_PER_THREAD * rayon::current_num_threads())).max(MIN_SPAN_SPIKES),
+            ),
+        }
+    }
+
     fn row(&self, i: usize) -> &[f32] {
         let l = self.input.wave_len;
         &self.input.waveforms[i * l..(i + 1) * l]
@@ -398,7 +436,7 @@ impl Ctx<'_> {
 
 /// A potential found inside an overlap: its frame's position (the sample at the frame's
 /// `pre`) and its fit.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 struct Extra {
     at: i64,
     fit: Fit,
@@ -479,7 +517,7 @@ fn peeled(
     extras: &[Extra],
     x: &mut [f32],
 ) {
-    peeled_as(ctx, i, units, fits, extras, None, x)
+    peeled_as(ctx, i, units, (0, fits), extras, None, x)
 }
 
 /// A substitution for [`peeled_as`]: neighbours of unit `from` are peeled as unit `to`
@@ -492,22 +530,23 @@ struct Substitute {
     gain: f32,
 }
 
-/// [`peeled`], with the neighbours of one unit modelled by another (see [`Substitute`]).
+/// [`peeled`], with the neighbours of one unit modelled by another (see [`Substitute`]);
+/// `fits` holds the fits of the spikes from `base` on (neighbours outside are not peeled).
 fn peeled_as(
     ctx: &Ctx,
     i: usize,
     units: &[FitUnit],
-    fits: &[Option<Fit>],
+    (base, fits): (usize, &[Option<Fit>]),
     extras: &[Extra],
     sub: Option<Substitute>,
     x: &mut [f32],
 ) {
-    let n = fits.len();
+    let n = base + fits.len();
     let reach = 2 * ctx.len() as i64;
     x.copy_from_slice(ctx.row(i));
     let si = ctx.sample(i);
     let peel = |j: usize, x: &mut [f32]| {
-        if let Some(f) = fits[j] {
+        if let Some(f) = fits[j - base] {
             let o = ctx.sample(j) - si + f.shift as i64;
             match sub {
                 Some(s) if s.from == f.unit => {
@@ -522,7 +561,7 @@ fn peeled_as(
         }
     };
     let mut j = i;
-    while j > 0 && si - ctx.sample(j - 1) < reach {
+    while j > base && si - ctx.sample(j - 1) < reach {
         j -= 1;
         peel(j, x);
     }
@@ -543,9 +582,38 @@ fn peeled_as(
     }
 }
 
+/// Spans `[a, b)` of consecutive spikes that no peeling reaches across: between two spans
+/// the signal is quiet for at least `gap` samples (a peel reaches `2·len` samples, an extra
+/// potential lies within `len` of its spike: `gap = 3·len`), so a pass in time order reads
+/// inside each span only fits and extras of that span. The spans are then passed in
+/// parallel with the same fits, bit for bit, as one pass in time order. Each span closes at
+/// the first quiet gap after `target` spikes.
+fn independent_spans(samples: &[u64], gap: u64, target: usize) -> Vec<(usize, usize)> {
+    let mut spans = Vec::new();
+    let mut a = 0;
+    for i in 1..samples.len() {
+        if i - a >= target.max(1) && samples[i] - samples[i - 1] >= gap {
+            spans.push((a, i));
+            a = i;
+        }
+    }
+    if a < samples.len() {
+        spans.push((a, samples.len()));
+    }
+    spans
+}
+
+/// Fewest spikes in a span of [`independent_spans`] (below it, handing the span to another
+/// thread costs more than the pass over it).
+const MIN_SPAN_SPIKES: usize = 512;
+
+/// Spans per thread (several, so that a thread whose spans are dense does not hold the
+/// others up).
+const SPANS_PER_THREAD: usize = 4;
+
 /// One assignment pass over the spikes `which` (ascending) in time order (see the module
 /// docs); `fits` holds the previous pass's fits on entry (used for neighbours not yet
-/// refitted).
+/// refitted). The independent spans of [`Ctx::spans`] run in parallel.
 fn assign_pass(
     ctx: &Ctx,
     units: &[FitUnit],
@@ -555,19 +623,51 @@ fn assign_pass(
     extras: &mut Vec<Extra>,
     overlaps: bool,
 ) {
+    let mut jobs = Vec::with_capacity(ctx.spans.len());
+    let (mut fits_rest, mut status_rest) = (fits, status);
+    for &(a, b) in &ctx.spans {
+        let (f, fr) = std::mem::take(&mut fits_rest).split_at_mut(b - a);
+        let (s, sr) = std::mem::take(&mut status_rest).split_at_mut(b - a);
+        (fits_rest, status_rest) = (fr, sr);
+        let mine = &which[which.partition_point(|&i| i < a)..which.partition_point(|&i| i < b)];
+        if !mine.is_empty() {
+            jobs.push((a, mine, f, s));
+        }
+    }
+    let found: Vec<Vec<Extra>> = jobs
+        .into_par_iter()
+        .map(|(a, mine, f, s)| assign_span(ctx, units, a, mine, f, s, overlaps))
+        .collect();
+    extras.clear();
+    extras.extend(found.into_iter().flatten());
+    extras.sort_by_key(|e| e.at);
+}
+
+/// [`assign_pass`] over the spikes `which` of one span, whose fits and statuses from spike
+/// `base` on are `fits` and `status`; returns the extra potentials found.
+fn assign_span(
+    ctx: &Ctx,
+    units: &[FitUnit],
+    base: usize,
+    which: &[usize],
+    fits: &mut [Option<Fit>],
+    status: &mut [Status],
+    overlaps: bool,
+) -> Vec<Extra> {
     let pre = ctx.input.pre_samples;
     let mut x = vec![0.0f32; ctx.len()];
-    extras.clear();
+    let mut extras = Vec::new();
     for &i in which {
+        let k = i - base;
         if !ctx.valid[i] {
-            fits[i] = None;
-            status[i] = Status::Unsorted;
+            fits[k] = None;
+            status[k] = Status::Unsorted;
             continue;
         }
-        peeled(ctx, i, units, fits, extras, &mut x);
+        peeled_as(ctx, i, units, (base, fits), &extras, None, &mut x);
         let Some(f) = best_fit(&x, units, ctx.fp.amp) else {
-            fits[i] = None;
-            status[i] = Status::Unsorted;
+            fits[k] = None;
+            status[k] = Status::Unsorted;
             continue;
         };
         let (fit, st) = match judge(&f, &x, &ctx.fp) {
@@ -601,10 +701,10 @@ fn assign_pass(
                 }
             }
         };
-        fits[i] = fit;
-        status[i] = st;
+        fits[k] = fit;
+        status[k] = st;
     }
-    extras.sort_by_key(|e| e.at);
+    extras
 }
 
 /// Whether a detected spike lies within `tol` samples of `at`.
@@ -1002,7 +1102,7 @@ fn prune_units(
                 .map_or(0.0, |f| f.score)
                 .max(fit::pursue_pair_from(&x, own, &others, w, ctx.fp.amp).map_or(0.0, |p| p.3));
             if sub.is_some() {
-                peeled_as(ctx, i, units, fits, &[], sub, &mut x);
+                peeled_as(ctx, i, units, (0, fits), &[], sub, &mut x);
             }
             let single = best_fit(&x, &others, ctx.fp.amp).map_or(0.0, |f| f.score);
             let pair = fit::pursue_pair(&x, &others, w, ctx.fp.amp).map_or(0.0, |p| p.3);
@@ -1116,23 +1216,7 @@ pub fn sort(input: &SortInput, cfg: &ValidSortConfig) -> Result<Sorting> {
     if valid_idx.len() < c.min_unit_spikes.max(2) {
         return Ok(out);
     }
-    let ctx = Ctx {
-        input,
-        valid,
-        fp: FitParams {
-            amp: c.amplitude_range,
-            sigma2: sigma * sigma,
-            min_fit_snr: c.min_fit_snr,
-            residual_z: c.residual_z,
-            residual_fraction: c.residual_fraction,
-        },
-        align_search: samples_of(c.align_shift_ms).min(l as f64) as i32,
-        alt_fraction: c.alt_peak_fraction,
-        margin: samples_of(SUPPORT_MARGIN_MS) as usize,
-        overlap_w: samples_of(c.overlap_max_shift_ms).min(l as f64) as i32,
-        dedup: samples_of(c.overlap_dedup_ms) as u64,
-        min_explained: c.min_explained_fraction,
-    };
+    let ctx = Ctx::new(input, valid, c);
     let row = |i: usize| &input.waveforms[i * l..(i + 1) * l];
 
     // 1. Features of a bounded subsample.
@@ -1171,28 +1255,35 @@ pub fn sort(input: &SortInput, cfg: &ValidSortConfig) -> Result<Sorting> {
     // units that differ in other directions share a cluster until it is looked at alone.
     for _depth in 0..REFINE_DEPTH {
         let ncl = cl.iter().max().map_or(0, |m| m + 1);
+        // Each cluster's own split, in parallel; the new labels handed out in order.
+        let splits: Vec<(Vec<usize>, Vec<usize>)> = (0..ncl)
+            .into_par_iter()
+            .map(|u| {
+                let members: Vec<usize> = (0..sub.len()).filter(|&r| cl[r] == u).collect();
+                if members.len() < 2 * c.isocut_min_spikes {
+                    return (members, Vec::new());
+                }
+                let rows: Vec<&[f32]> = members.iter().map(|&r| row(sub[r])).collect();
+                let local = FeatureSpace::fit(
+                    FeatureKind::Slope,
+                    &rows,
+                    (fw_lo, fw_hi.max(fw_lo + 1)),
+                    c.max_feature_samples,
+                    c.n_components,
+                    sigma,
+                );
+                let kl = local.k();
+                let mut pts = vec![0.0f64; members.len() * kl];
+                let mut scratch = Vec::new();
+                for (j, r) in rows.iter().enumerate() {
+                    local.project(r, &mut scratch, &mut pts[j * kl..(j + 1) * kl]);
+                }
+                (members, isosplit(&pts, kl, &params))
+            })
+            .collect();
         let mut next = cl.clone();
         let mut label = ncl;
-        for u in 0..ncl {
-            let members: Vec<usize> = (0..sub.len()).filter(|&r| cl[r] == u).collect();
-            if members.len() < 2 * c.isocut_min_spikes {
-                continue;
-            }
-            let rows: Vec<&[f32]> = members.iter().map(|&r| row(sub[r])).collect();
-            let local = FeatureSpace::fit(
-                FeatureKind::Slope,
-                &rows,
-                (fw_lo, fw_hi.max(fw_lo + 1)),
-                c.max_feature_samples,
-                c.n_components,
-                sigma,
-            );
-            let kl = local.k();
-            let mut pts = vec![0.0f64; members.len() * kl];
-            for (j, r) in rows.iter().enumerate() {
-                local.project(r, &mut scratch, &mut pts[j * kl..(j + 1) * kl]);
-            }
-            let sub_cl = isosplit(&pts, kl, &params);
+        for (members, sub_cl) in splits {
             let parts = sub_cl.iter().max().map_or(0, |m| m + 1);
             if parts > 1 {
                 for (j, &r) in members.iter().enumerate() {
@@ -1714,6 +1805,121 @@ mod tests {
         );
         assert_eq!(u.class, WaveformClass::PositiveSharpWave);
         assert_eq!(u.phases, 2, "{}", u.class_reason);
+    }
+
+    #[test]
+    fn spans_close_only_at_quiet_gaps_and_cover_every_spike() {
+        let s = [0u64, 10, 20, 100, 110, 300, 305, 310, 600];
+        let spans = independent_spans(&s, 50, 2);
+        assert_eq!(spans, vec![(0, 3), (3, 5), (5, 8), (8, 9)]);
+        // Fewer spans when each must hold more spikes; one when no gap is quiet enough.
+        assert_eq!(independent_spans(&s, 50, 4), vec![(0, 5), (5, 9)]);
+        assert_eq!(independent_spans(&s, 1000, 1), vec![(0, 9)]);
+        assert!(independent_spans(&[], 50, 2).is_empty());
+    }
+
+    /// Three units firing at random over a noisy signal, their potentials often
+    /// overlapping: windows cut at the detected peaks, as the analysis gives them.
+    fn overlapping_recording(n_spikes: usize) -> (Vec<f32>, Vec<u64>, usize, usize) {
+        let (pre, len) = (60usize, 200usize);
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut uniform = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 11) as f64 / (1u64 << 53) as f64
+        };
+        let shapes: Vec<Vec<f32>> = [(120.0f32, 6.0f32), (-80.0, 9.0), (60.0, 4.0)]
+            .iter()
+            .map(|&(amp, width)| {
+                (0..len)
+                    .map(|i| {
+                        let x = (i as f32 - pre as f32) / width;
+                        amp * (1.0 - x * x) * (-0.5 * x * x).exp()
+                    })
+                    .collect()
+            })
+            .collect();
+        let mut times = Vec::with_capacity(n_spikes);
+        let mut t = 1000.0f64;
+        for _ in 0..n_spikes {
+            // Mostly 2–20 ms apart (windows overlap), now and then a quiet 50–100 ms.
+            t += if uniform() < 0.1 {
+                1000.0 + 1000.0 * uniform()
+            } else {
+                40.0 + 360.0 * uniform()
+            };
+            times.push(t.round() as u64);
+        }
+        let total = *times.last().unwrap() as usize + 2 * len;
+        let mut x: Vec<f32> = (0..total)
+            .map(|_| 10.0 * (uniform() as f32 - 0.5))
+            .collect();
+        for (k, &at) in times.iter().enumerate() {
+            for (i, v) in shapes[k % 3].iter().enumerate() {
+                x[at as usize - pre + i] += v;
+            }
+        }
+        let waves: Vec<f32> = times
+            .iter()
+            .flat_map(|&at| {
+                x[at as usize - pre..at as usize - pre + len]
+                    .iter()
+                    .copied()
+            })
+            .collect();
+        (waves, times, len, pre)
+    }
+
+    /// One pass from no fits (each spike peels the fits its earlier neighbours just got):
+    /// the same over the independent spans as in one span, and not the same over spans
+    /// cut where potentials overlap (so the comparison can fail).
+    #[test]
+    fn a_pass_over_independent_spans_is_a_pass_in_time_order() {
+        let (waves, times, len, pre) = overlapping_recording(3000);
+        let x = input(&waves, len, pre, &times);
+        let c = SortConfig::default();
+        let mut ctx = Ctx::new(&x, vec![true; times.len()], &c);
+        let all: Vec<usize> = (0..times.len()).collect();
+        let templates: Vec<Vec<f32>> = [0, 1, 2]
+            .iter()
+            .map(|&k| {
+                let mut t = vec![0.0f32; len];
+                let mine: Vec<usize> = all.iter().copied().filter(|i| i % 3 == k).collect();
+                for &i in &mine {
+                    t.iter_mut().zip(ctx.row(i)).for_each(|(a, v)| *a += v);
+                }
+                t.iter_mut().for_each(|a| *a /= mine.len() as f32);
+                t
+            })
+            .collect();
+        let units = prepare(&ctx, &templates, &[1000; 3], &[], &c);
+        let mut pass = |spans: Vec<(usize, usize)>| {
+            ctx.spans = spans;
+            let mut fits = vec![None; times.len()];
+            let mut status = vec![Status::Unsorted; times.len()];
+            let mut extras = Vec::new();
+            assign_pass(
+                &ctx,
+                &units,
+                &all,
+                &mut fits,
+                &mut status,
+                &mut extras,
+                true,
+            );
+            (fits, status, extras)
+        };
+        let whole = pass(vec![(0, times.len())]);
+        let spans = independent_spans(&times, 3 * len as u64, 200);
+        assert!(spans.len() > 5, "{} spans", spans.len());
+        let spanned = pass(spans);
+        assert!(whole.0.iter().flatten().count() > 2500);
+        assert_eq!(whole.0, spanned.0);
+        assert_eq!(whole.1, spanned.1);
+        assert_eq!(whole.2, spanned.2);
+        let cut_anywhere = pass(independent_spans(&times, 1, 200));
+        assert_ne!(whole.0, cut_anywhere.0);
     }
 
     #[test]

@@ -20,6 +20,8 @@
 //! its windows. A simple "subtract the neighbours and average again" iteration diverges when
 //! a window holds more than one neighbour of its own unit; CGLS does not.
 
+use rayon::prelude::*;
+
 use super::fit::derivative;
 use super::linalg::{dot, is_pos, sumsq};
 
@@ -148,6 +150,10 @@ fn mask(v: &mut [Vec<f32>], supports: &[(usize, usize)]) {
     }
 }
 
+/// Windows per group of the gradient's parallel sum in [`estimate`] (a fixed number, so
+/// that the sums do not depend on the threads).
+const GRAD_GROUP: usize = 256;
+
 /// Refines `templates` (one frame each) by `iterations` CGLS steps on `problems`; each
 /// template is free inside its support `[lo, hi)` and zero outside (which also bounds the
 /// cost by the supports, not the window length).
@@ -170,10 +176,28 @@ pub(crate) fn estimate(
     let len = templates[0].len();
     // r = y − A·x = y (x = 0).
     let mut r: Vec<Vec<f32>> = problems.iter().map(|p| p.window.to_vec()).collect();
+    // Aᵀ·r summed over fixed groups of windows in parallel, the groups' sums then added
+    // in order: the same sums whatever the number of threads.
     let grad = |r: &[Vec<f32>], x: &[Vec<f32>]| -> Vec<Vec<f32>> {
-        let mut s = vec![vec![0.0f32; len]; k];
-        for (p, ri) in problems.iter().zip(r) {
-            adjoint(&mut s, supports, &p.contributors, ri);
+        let parts: Vec<Vec<Vec<f32>>> = problems
+            .par_chunks(GRAD_GROUP)
+            .zip(r.par_chunks(GRAD_GROUP))
+            .map(|(ps, rs)| {
+                let mut s = vec![vec![0.0f32; len]; k];
+                for (p, ri) in ps.iter().zip(rs) {
+                    adjoint(&mut s, supports, &p.contributors, ri);
+                }
+                s
+            })
+            .collect();
+        let mut parts = parts.into_iter();
+        let mut s = parts.next().unwrap_or_else(|| vec![vec![0.0f32; len]; k]);
+        for part in parts {
+            for (si, pi) in s.iter_mut().zip(&part) {
+                for (a, b) in si.iter_mut().zip(pi) {
+                    *a += b;
+                }
+            }
         }
         for (si, xi) in s.iter_mut().zip(x) {
             for (a, b) in si.iter_mut().zip(xi) {
@@ -193,10 +217,10 @@ pub(crate) fn estimate(
             break;
         }
         let dp: Vec<Vec<f32>> = p.iter().map(|t| derivative(t)).collect();
-        for (qi, pr) in q.iter_mut().zip(problems) {
+        q.par_iter_mut().zip(problems).for_each(|(qi, pr)| {
             qi.iter_mut().for_each(|v| *v = 0.0);
             forward(&p, &dp, supports, &pr.contributors, qi);
-        }
+        });
         let delta = norm2(&q) + RIDGE * norm2(&p);
         if !is_pos(delta) {
             break;

@@ -87,54 +87,59 @@ fn range(support: (usize, usize), frame: usize, len: i64, offset: i64) -> (i64, 
 /// `grad += Aᵀ·r` for one window (the exact adjoint of [`forward`] before the support mask,
 /// which [`estimate`] applies). Each template sample `j` gathers, in this order, `h(j−1)`,
 /// `a·r(j)` and `−h(j+1)` (`h = b·r/2`, the derivative's share), so the sums are the same
-/// whatever the loop's form.
+/// whatever the loop's form. ([`estimate`] runs it one unit at a time, [`adjoint_one`].)
+#[cfg(test)]
 fn adjoint(grad: &mut [Vec<f32>], supports: &[(usize, usize)], cs: &[Contributor], r: &[f32]) {
-    let len = r.len() as i64;
     for c in cs {
-        let g = &mut grad[c.unit];
-        let (lo, hi) = range(supports[c.unit], g.len(), len, c.offset);
-        if lo >= hi {
-            continue;
-        }
-        let hb = 0.5 * c.b;
-        let v = |tau: i64| r[(tau + c.offset) as usize];
-        let inside = |tau: i64| tau >= lo && tau < hi;
-        let step = |g: &mut [f32], j: i64| {
-            if j < 0 || j >= g.len() as i64 {
-                return;
-            }
-            let x = &mut g[j as usize];
-            if inside(j - 1) {
-                *x += hb * v(j - 1);
-            }
-            if inside(j) {
-                *x += c.a * v(j);
-            }
-            if inside(j + 1) {
-                *x -= hb * v(j + 1);
-            }
-        };
-        if hi - lo < 3 {
-            (lo - 1..=hi).for_each(|j| step(g, j));
-            continue;
-        }
-        // Edges one by one, the interior (all three terms present) as one straight loop.
-        step(g, lo - 1);
-        step(g, lo);
-        let o = (lo + c.offset) as usize;
-        let n = (hi - lo - 2) as usize;
-        let vs = &r[o..o + n + 2];
-        for (((x, p), m), q) in g[lo as usize + 1..hi as usize - 1]
-            .iter_mut()
-            .zip(&vs[..n])
-            .zip(&vs[1..n + 1])
-            .zip(&vs[2..])
-        {
-            *x = *x + hb * p + c.a * m - hb * q;
-        }
-        step(g, hi - 1);
-        step(g, hi);
+        adjoint_one(&mut grad[c.unit], supports[c.unit], c, r);
     }
+}
+
+/// [`adjoint`]'s share of one contributor, into its unit's gradient `g`.
+fn adjoint_one(g: &mut [f32], support: (usize, usize), c: &Contributor, r: &[f32]) {
+    let len = r.len() as i64;
+    let (lo, hi) = range(support, g.len(), len, c.offset);
+    if lo >= hi {
+        return;
+    }
+    let hb = 0.5 * c.b;
+    let v = |tau: i64| r[(tau + c.offset) as usize];
+    let inside = |tau: i64| tau >= lo && tau < hi;
+    let step = |g: &mut [f32], j: i64| {
+        if j < 0 || j >= g.len() as i64 {
+            return;
+        }
+        let x = &mut g[j as usize];
+        if inside(j - 1) {
+            *x += hb * v(j - 1);
+        }
+        if inside(j) {
+            *x += c.a * v(j);
+        }
+        if inside(j + 1) {
+            *x -= hb * v(j + 1);
+        }
+    };
+    if hi - lo < 3 {
+        (lo - 1..=hi).for_each(|j| step(g, j));
+        return;
+    }
+    // Edges one by one, the interior (all three terms present) as one straight loop.
+    step(g, lo - 1);
+    step(g, lo);
+    let o = (lo + c.offset) as usize;
+    let n = (hi - lo - 2) as usize;
+    let vs = &r[o..o + n + 2];
+    for (((x, p), m), q) in g[lo as usize + 1..hi as usize - 1]
+        .iter_mut()
+        .zip(&vs[..n])
+        .zip(&vs[1..n + 1])
+        .zip(&vs[2..])
+    {
+        *x = *x + hb * p + c.a * m - hb * q;
+    }
+    step(g, hi - 1);
+    step(g, hi);
 }
 
 fn norm2(v: &[Vec<f32>]) -> f64 {
@@ -149,10 +154,6 @@ fn mask(v: &mut [Vec<f32>], supports: &[(usize, usize)]) {
         t[s1..].iter_mut().for_each(|x| *x = 0.0);
     }
 }
-
-/// Windows per group of the gradient's parallel sum in [`estimate`] (a fixed number, so
-/// that the sums do not depend on the threads).
-const GRAD_GROUP: usize = 256;
 
 /// Refines `templates` (one frame each) by `iterations` CGLS steps on `problems`; each
 /// template is free inside its support `[lo, hi)` and zero outside (which also bounds the
@@ -176,29 +177,21 @@ pub(crate) fn estimate(
     let len = templates[0].len();
     // r = y − A·x = y (x = 0).
     let mut r: Vec<Vec<f32>> = problems.iter().map(|p| p.window.to_vec()).collect();
-    // Aᵀ·r summed over fixed groups of windows in parallel, the groups' sums then added
-    // in order: the same sums whatever the number of threads.
+    // Aᵀ·r, each unit's share in parallel: a unit's sums gather the windows in order, as
+    // one loop over the windows would (the same sums on any number of threads).
     let grad = |r: &[Vec<f32>], x: &[Vec<f32>]| -> Vec<Vec<f32>> {
-        let parts: Vec<Vec<Vec<f32>>> = problems
-            .par_chunks(GRAD_GROUP)
-            .zip(r.par_chunks(GRAD_GROUP))
-            .map(|(ps, rs)| {
-                let mut s = vec![vec![0.0f32; len]; k];
-                for (p, ri) in ps.iter().zip(rs) {
-                    adjoint(&mut s, supports, &p.contributors, ri);
+        let mut s: Vec<Vec<f32>> = (0..k)
+            .into_par_iter()
+            .map(|u| {
+                let mut g = vec![0.0f32; len];
+                for (p, ri) in problems.iter().zip(r) {
+                    for c in p.contributors.iter().filter(|c| c.unit == u) {
+                        adjoint_one(&mut g, supports[u], c, ri);
+                    }
                 }
-                s
+                g
             })
             .collect();
-        let mut parts = parts.into_iter();
-        let mut s = parts.next().unwrap_or_else(|| vec![vec![0.0f32; len]; k]);
-        for part in parts {
-            for (si, pi) in s.iter_mut().zip(&part) {
-                for (a, b) in si.iter_mut().zip(pi) {
-                    *a += b;
-                }
-            }
-        }
         for (si, xi) in s.iter_mut().zip(x) {
             for (a, b) in si.iter_mut().zip(xi) {
                 *a -= (RIDGE * *b as f64) as f32;

@@ -72,6 +72,8 @@
 //!      the clustering's slope features see the main spike, so motor units whose main
 //!      spikes are alike and whose slow phases differ share a cluster; their members are
 //!      clustered again on their whole shape, and the refinement goes on with the parts.
+//!      A unit none of whose parts is a mode of its own may still hold a rare unit's few
+//!      potentials: alike, each far from its template, away from its own runs.
 //!      A refinement that reaches `refine_iterations` without settling (units trading
 //!      spikes in a crowded recording, such as a contraction with ten units) looks once
 //!      too, in its last round.
@@ -91,9 +93,9 @@
 //!
 //! Threads (rayon): a pass runs in parallel over spans of spikes separated by quiet gaps of
 //! three windows, which no peeling reaches across, so its fits are those of one pass in
-//! time order, bit for bit; clusters are split again, templates' gradients summed (over
-//! fixed groups of windows, added in order) in parallel. The sort is the same on any
-//! number of threads.
+//! time order, bit for bit; clusters are split again, and each template's share of the
+//! re-estimation's gradient summed (over the windows in order), in parallel. The sort is
+//! the same on any number of threads, and the same as on one before it ran in parallel.
 //!
 //! # Accuracy
 //!

@@ -27,6 +27,7 @@ use std::collections::HashSet;
 
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use rayon::prelude::*;
 
 use super::isocut::isocut;
 use super::linalg::{cholesky_solve, is_pos};
@@ -94,6 +95,10 @@ impl Centres {
 }
 
 /// k-means++ seeding and Lloyd iterations; returns a label per point (0..K, dense).
+/// Fewest points per parallel task of the k-means assignment (fewer cost more to hand
+/// out than to assign).
+const PARALLEL_MIN_POINTS: usize = 2048;
+
 pub(crate) fn kmeans(points: &[f64], k: usize, clusters: usize, seed: u64) -> Vec<usize> {
     let n = points.len().checked_div(k).unwrap_or(0);
     if n == 0 {
@@ -128,17 +133,23 @@ pub(crate) fn kmeans(points: &[f64], k: usize, clusters: usize, seed: u64) -> Ve
     }
     let nc = centers.len() / k;
     let mut labels = vec![0usize; n];
-    let mut dists = Vec::with_capacity(nc);
     for it in 0..LLOYD_ITERATIONS {
-        let mut changed = false;
         let by_dim = Centres::new(&centers, k);
-        for (i, l) in labels.iter_mut().enumerate() {
-            let best = by_dim.nearest(pt(i), &mut dists);
-            if *l != best {
-                *l = best;
-                changed = true;
-            }
-        }
+        // Each point's nearest centre on its own: in parallel, the same labels.
+        let changed = labels
+            .par_iter_mut()
+            .enumerate()
+            .with_min_len(PARALLEL_MIN_POINTS)
+            .map_init(
+                || Vec::with_capacity(nc),
+                |dists, (i, l)| {
+                    let best = by_dim.nearest(pt(i), dists);
+                    let moved = *l != best;
+                    *l = best;
+                    moved
+                },
+            )
+            .reduce(|| false, |a, b| a || b);
         if !changed && it > 0 {
             break;
         }

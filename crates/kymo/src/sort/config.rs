@@ -143,6 +143,11 @@ pub struct SortConfig {
     /// a few to a few dozen times a minute (brief: well under 1 Hz), and fewer points give
     /// the dip test no power).
     pub split_min_spikes: usize,
+    /// Fewest members of a rare part (a rare unit's potentials fitted by a larger unit, see
+    /// the `split` step). Default 5 (kymo: a fasciculating unit fires a few to a few dozen
+    /// times a minute, brief: well under 1 Hz; five alike potentials, each far from a
+    /// unit's shape and away from its runs, are not chance).
+    pub split_min_rare_spikes: usize,
     /// How far apart two parts' mean shapes must be, in standard deviations of the χ²
     /// statistic of one shape (see the `split` step). Default 20 (kymo: the parts were
     /// chosen by the clustering to differ, so only a clear difference counts).
@@ -213,6 +218,7 @@ impl Default for SortConfig {
             refine_patience: 25,
             split_rounds: 2,
             split_min_spikes: 8,
+            split_min_rare_spikes: 5,
             split_min_z: 20.0,
             unit_penalty: 1.0,
             overlap_unit_fraction: 0.9,
@@ -492,6 +498,12 @@ impl SortConfig {
         count("min_unit_spikes", c.min_unit_spikes, 1, 1_000_000)?;
         count("split_rounds", c.split_rounds, 0, 100)?;
         count("split_min_spikes", c.split_min_spikes, 2, 1_000_000)?;
+        count(
+            "split_min_rare_spikes",
+            c.split_min_rare_spikes,
+            2,
+            1_000_000,
+        )?;
         non_negative("split_min_z", c.split_min_z)?;
         non_negative("align_shift_ms", c.align_shift_ms)?;
         fraction("alt_peak_fraction", c.alt_peak_fraction)?;

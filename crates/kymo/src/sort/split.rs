@@ -36,7 +36,7 @@
 //! and its potentials are fitted by a larger unit. When the clustering finds no split, the
 //! members that lie, one by one, farther from the unit's template than noise explains (the
 //! χ² bar below, for one potential) and near one another form a part of their own, if there
-//! are at least five (`MIN_RARE_PART`); the unit keeps its template. Only members away
+//! are at least `split_min_rare_spikes` (5); the unit keeps its template. Only members away
 //! from the unit's own firing count (its nearest spikes at least twice its median interval
 //! away): inside a run, a member far from the unit's shape holds a neighbour the detection
 //! missed (in continuous myokymia such members formed groups that were read as
@@ -60,11 +60,6 @@ use super::{evenly, peeled, Ctx, Extra, SortConfig};
 /// Most members of one unit looked at (evenly spaced in time): enough for the dip test to
 /// see a unit of a few percent of them, and the cost stays bounded.
 const SPLIT_MAX_SPIKES: usize = 2000;
-
-/// Fewest members of a rare part split off a unit (kymo: a fasciculating unit fires a few
-/// to a few dozen times a minute, brief: well under 1 Hz; five alike potentials far from a
-/// unit's shape are not chance).
-const MIN_RARE_PART: usize = 5;
 
 /// A member may be a rare unit's potential when the unit's own nearest spikes are at least
 /// this many times its median interval away.
@@ -124,7 +119,7 @@ pub(super) fn split_units(
             .copied()
             .filter(|&i| fits[i].is_some_and(|f| f.unit == u && f.a > 0.0) && alone(i))
             .collect();
-        if members.len() < MIN_RARE_PART {
+        if members.len() < cfg.split_min_rare_spikes {
             continue;
         }
         // Motor unit potentials and complexes only: single-fibre spikes differ in size
@@ -312,9 +307,9 @@ pub(super) fn split_units(
 }
 
 /// The rare parts of one unit's members (see [`split_units`]): all members but the groups
-/// first, then each group of at least [`MIN_RARE_PART`] `eligible` members that lie, one by one,
-/// farther from the unit's template than noise explains (the χ² bar of the module docs,
-/// for one potential) and near the group's first member. `shape` holds the members'
+/// first, then each group of at least `split_min_rare_spikes` `eligible` members that lie,
+/// one by one, farther from the unit's template than noise explains (the χ² bar of the
+/// module docs, for one potential) and near the group's first member. `shape` holds the members'
 /// windows divided by their fitted amplitudes `amps`, whose noise is then `σ/a`.
 fn rare_parts(
     shape: &[f32],
@@ -360,7 +355,7 @@ fn rare_parts(
             None => groups.push(vec![r]),
         }
     }
-    groups.retain(|g| g.len() >= MIN_RARE_PART);
+    groups.retain(|g| g.len() >= cfg.split_min_rare_spikes);
     if groups.is_empty() {
         return Vec::new();
     }
@@ -417,8 +412,8 @@ mod tests {
         assert_eq!(parts.len(), 2, "{parts:?}");
         assert_eq!(parts[0], (0..60).collect::<Vec<_>>());
         assert_eq!(parts[1], (60..66).collect::<Vec<_>>());
-        // Fewer than MIN_RARE_PART of them, or none: nothing to split.
-        let (shape, amps, unit) = members(60, MIN_RARE_PART - 1);
+        // Fewer than `split_min_rare_spikes` of them, or none: nothing to split.
+        let (shape, amps, unit) = members(60, cfg.split_min_rare_spikes - 1);
         let all = vec![true; amps.len()];
         assert!(rare_parts(&shape, &amps, &all, &unit, (20, 140), 1.0, &cfg).is_empty());
         let (shape, amps, unit) = members(60, 0);

@@ -1226,22 +1226,28 @@ pub fn sort(input: &SortInput, cfg: &ValidSortConfig) -> Result<Sorting> {
         (pre as f64 + samples_of(c.feature_window_ms[0])).clamp(0.0, (l - 1) as f64) as usize;
     let fw_hi =
         (pre as f64 + samples_of(c.feature_window_ms[1]) + 1.0).clamp(1.0, l as f64) as usize;
+    // Slope features of `rows` in their own principal components: the points (row-major)
+    // and their dimension.
+    let slope_points = |rows: &[&[f32]]| -> (Vec<f64>, usize) {
+        let space = FeatureSpace::fit(
+            FeatureKind::Slope,
+            rows,
+            (fw_lo, fw_hi.max(fw_lo + 1)),
+            c.max_feature_samples,
+            c.n_components,
+            sigma,
+        );
+        let k = space.k();
+        let mut points = vec![0.0f64; rows.len() * k];
+        let mut scratch = Vec::new();
+        for (r, row) in rows.iter().enumerate() {
+            space.project(row, &mut scratch, &mut points[r * k..(r + 1) * k]);
+        }
+        (points, k)
+    };
     let sub = evenly(&valid_idx, c.max_cluster_spikes);
     let sub_rows: Vec<&[f32]> = sub.iter().map(|&i| row(i)).collect();
-    let space = FeatureSpace::fit(
-        FeatureKind::Slope,
-        &sub_rows,
-        (fw_lo, fw_hi.max(fw_lo + 1)),
-        c.max_feature_samples,
-        c.n_components,
-        sigma,
-    );
-    let k = space.k();
-    let mut points = vec![0.0f64; sub.len() * k];
-    let mut scratch = Vec::new();
-    for (r, &i) in sub.iter().enumerate() {
-        space.project(row(i), &mut scratch, &mut points[r * k..(r + 1) * k]);
-    }
+    let (points, k) = slope_points(&sub_rows);
 
     // 2. Clusters → initial templates (means of their members, re-centred).
     let params = ClusterParams {
@@ -1266,20 +1272,7 @@ pub fn sort(input: &SortInput, cfg: &ValidSortConfig) -> Result<Sorting> {
                     return (members, Vec::new());
                 }
                 let rows: Vec<&[f32]> = members.iter().map(|&r| row(sub[r])).collect();
-                let local = FeatureSpace::fit(
-                    FeatureKind::Slope,
-                    &rows,
-                    (fw_lo, fw_hi.max(fw_lo + 1)),
-                    c.max_feature_samples,
-                    c.n_components,
-                    sigma,
-                );
-                let kl = local.k();
-                let mut pts = vec![0.0f64; members.len() * kl];
-                let mut scratch = Vec::new();
-                for (j, r) in rows.iter().enumerate() {
-                    local.project(r, &mut scratch, &mut pts[j * kl..(j + 1) * kl]);
-                }
+                let (pts, kl) = slope_points(&rows);
                 (members, isosplit(&pts, kl, &params))
             })
             .collect();

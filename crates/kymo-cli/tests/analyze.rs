@@ -2,7 +2,7 @@
 //! readable (the JSON by its documented schema and by `kymo eval`'s reader, the CSV and
 //! BIDS TSV by their headers, the EDF+ by kymo and by pyedflib with the discharges as
 //! annotations); bad input exits with 1 and one sentence, leaving nothing behind; piped
-//! runs show no progress bar.
+//! runs show no progress bar; the analysis is the same on one thread and on two.
 
 #![allow(clippy::unwrap_used)] // tests: a failed unwrap is a failed test
 
@@ -534,4 +534,49 @@ fn a_failure_while_writing_leaves_no_output_at_all() {
     // Without the EDF it works.
     run_ok(&work, args!["analyze", &csv, "--format", "json,csv,tsv"]);
     assert_eq!(listing(&work.join("odd-kymo")).len(), 4);
+}
+
+/// A user re-running an analysis on another machine gets the same result: the sort runs
+/// on every thread (channels, and spans of spikes within a channel), and the analysis is
+/// the same byte for byte on one thread and on two. Two minutes of `mixed` give each
+/// channel enough spikes that one thread and two cut them into different spans.
+#[test]
+fn the_analysis_is_the_same_on_one_thread_and_on_two() {
+    let dir = tempfile::tempdir().unwrap();
+    let (edf, _) = simulate(
+        dir.path(),
+        "mixed",
+        &["--scenario", "mixed", "--seconds", "120", "--seed", "5"],
+    );
+    let run = |threads: &str| {
+        let out = dir.path().join(format!("out-{threads}"));
+        let o = common::kymo()
+            .env("RAYON_NUM_THREADS", threads)
+            .arg("analyze")
+            .arg(&edf)
+            .arg("--out")
+            .arg(&out)
+            .args(["--format", "json"])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", text(&o.stderr));
+        let json = std::fs::read(out.join("mixed.analysis.json")).unwrap();
+        let v: Value = serde_json::from_slice(&json).unwrap();
+        let detected: Vec<u64> = v["channels"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["n_detected"].as_u64().unwrap())
+            .collect();
+        (json, detected)
+    };
+    let (one, detected) = run("1");
+    let (two, _) = run("2");
+    // Spans hold at least max(n / (4 · threads), 512) spikes: over 2048 a channel, one
+    // thread and two cut a channel's spikes differently.
+    assert!(detected.iter().all(|&n| n > 2048), "{detected:?} detected");
+    assert!(
+        one == two,
+        "the analysis differs between one thread and two"
+    );
 }

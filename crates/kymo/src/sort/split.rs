@@ -50,6 +50,8 @@
 //! because the parts were chosen by the clustering to differ (the test is biased
 //! towards passing, so only a clear difference counts).
 
+use rayon::prelude::*;
+
 use super::cluster::{isosplit, ClusterParams};
 use super::features::{FeatureKind, FeatureSpace};
 use super::fit::{Fit, FitUnit};
@@ -93,10 +95,11 @@ pub(super) fn split_units(
     let l = ctx.len();
     let pre = ctx.input.pre_samples;
     let sigma = ctx.input.noise_sigma_uv as f64;
-    let mut out = Vec::new();
-    let mut x = vec![0.0f32; l];
-    let mut scratch = Vec::new();
-    for (u, unit) in units.iter().enumerate() {
+    // Each unit is looked at on its own (the fits are only read): units in parallel, the
+    // splits in unit order.
+    let look = |u: usize, unit: &FitUnit| -> Option<Split> {
+        let mut x = vec![0.0f32; l];
+        let mut scratch = Vec::new();
         // Members alone in their window: where potentials follow each other within a
         // template's length (a discharge at 150–300 Hz), the windows also hold the
         // neighbours that were not detected, and their clusters are of where those fell.
@@ -120,7 +123,7 @@ pub(super) fn split_units(
             .filter(|&i| fits[i].is_some_and(|f| f.unit == u && f.a > 0.0) && alone(i))
             .collect();
         if members.len() < cfg.split_min_rare_spikes {
-            continue;
+            return None;
         }
         // Motor unit potentials and complexes only: single-fibre spikes differ in size
         // and width, which the clustering's slopes see.
@@ -131,7 +134,7 @@ pub(super) fn split_units(
             class,
             Some(WaveformClass::MotorUnit | WaveformClass::Complex)
         ) {
-            continue;
+            return None;
         }
         let members = evenly(&members, SPLIT_MAX_SPIKES);
         // Aligned windows (µV) and the same divided by the fitted amplitude.
@@ -215,7 +218,7 @@ pub(super) fn split_units(
             let eligible: Vec<bool> = members.iter().map(|&i| away(i)).collect();
             parts = rare_parts(&shape, &amps, &eligible, &unit.t, (lo, hi), sigma, cfg);
             if parts.len() < 2 {
-                continue;
+                return None;
             }
         }
         let mean_of = |rows: &[f32], part: &[usize]| -> Vec<f64> {
@@ -284,7 +287,7 @@ pub(super) fn split_units(
             }
         }
         if kept.len() < 2 {
-            continue;
+            return None;
         }
         let mut split = Split {
             unit: u,
@@ -301,9 +304,13 @@ pub(super) fn split_units(
             let moved: usize = kept[1..].iter().map(|&p| parts[p].len()).sum();
             split.counts[0] = all.saturating_sub(moved).max(1);
         }
-        out.push(split);
-    }
-    out
+        Some(split)
+    };
+    units
+        .par_iter()
+        .enumerate()
+        .filter_map(|(u, unit)| look(u, unit))
+        .collect()
 }
 
 /// The rare parts of one unit's members (see [`split_units`]): all members but the groups

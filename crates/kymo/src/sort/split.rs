@@ -191,6 +191,8 @@ pub(super) fn split_units(
         // (a fasciculating unit's few potentials a minute) fitted by a larger unit, each
         // far from the unit's shape and near one another. The unit keeps its template.
         let rare = parts.len() < 2;
+        // The unit's spikes, when it keeps its template beside rare parts.
+        let mut n_own = 0;
         if rare {
             let amps: Vec<f64> = members
                 .iter()
@@ -216,6 +218,7 @@ pub(super) fn split_units(
                 prev.is_none_or(|t| si - t >= apart) && next.is_none_or(|t| t - si >= apart)
             };
             let eligible: Vec<bool> = members.iter().map(|&i| away(i)).collect();
+            n_own = own.len();
             parts = rare_parts(&shape, &amps, &eligible, &unit.t, (lo, hi), sigma, cfg);
             if parts.len() < 2 {
                 return None;
@@ -259,11 +262,7 @@ pub(super) fn split_units(
         let m = (hi - lo) as f64;
         let bar = m + cfg.split_min_z * (2.0 * m).sqrt();
         let distinct = |a: usize, b: usize| -> f64 {
-            let (ma, mb) = (&shape_means[a][lo..hi], &shape_means[b][lo..hi]);
-            let ab: f64 = ma.iter().zip(mb).map(|(x, y)| x * y).sum();
-            let bb: f64 = mb.iter().map(|y| y * y).sum();
-            let c = if bb > 0.0 { ab / bb } else { 0.0 };
-            let d: f64 = ma.iter().zip(mb).map(|(x, y)| (x - c * y).powi(2)).sum();
+            let (d, _) = scaled_misfit(&shape_means[a][lo..hi], &shape_means[b][lo..hi]);
             let (na, nb) = (n_of(a), n_of(b));
             d / (s2 * (1.0 / na + 1.0 / nb)).max(f64::MIN_POSITIVE)
         };
@@ -300,9 +299,8 @@ pub(super) fn split_units(
         }
         if rare {
             // The unit keeps its template, and its spikes but the parts'.
-            let all = fits.iter().flatten().filter(|f| f.unit == u).count();
             let moved: usize = kept[1..].iter().map(|&p| parts[p].len()).sum();
-            split.counts[0] = all.saturating_sub(moved).max(1);
+            split.counts[0] = n_own.saturating_sub(moved).max(1);
         }
         Some(split)
     };
@@ -313,11 +311,28 @@ pub(super) fn split_units(
         .collect()
 }
 
+/// `‖x − c·y‖²` at the best scale `c`, and `c` (0 when `y` is zero).
+fn scaled_misfit<T: Copy + Into<f64>>(x: &[T], y: &[T]) -> (f64, f64) {
+    let xy: f64 = x
+        .iter()
+        .zip(y)
+        .map(|(p, q)| (*p).into() * (*q).into())
+        .sum();
+    let yy: f64 = y.iter().map(|&q| q.into().powi(2)).sum();
+    let c = if yy > 0.0 { xy / yy } else { 0.0 };
+    let d: f64 = x
+        .iter()
+        .zip(y)
+        .map(|(&p, &q)| (p.into() - c * q.into()).powi(2))
+        .sum();
+    (d, c)
+}
+
 /// The rare parts of one unit's members (see [`split_units`]): all members but the groups
 /// first, then each group of at least `split_min_rare_spikes` `eligible` members that lie,
 /// one by one, farther from the unit's template than noise explains (the χ² bar of the
-/// module docs, for one potential) and near the group's first member. `shape` holds the members'
-/// windows divided by their fitted amplitudes `amps`, whose noise is then `σ/a`.
+/// module docs, for one potential) and near the group's first member. `shape` holds the
+/// members' windows divided by their fitted amplitudes `amps`, whose noise is then `σ/a`.
 fn rare_parts(
     shape: &[f32],
     amps: &[f64],
@@ -332,27 +347,11 @@ fn rare_parts(
     let bar = m + cfg.split_min_z * (2.0 * m).sqrt();
     let row = |r: usize| &shape[r * l + lo..r * l + hi];
     let var = |r: usize| sigma * sigma / amps[r].max(1e-3).powi(2);
-    // `‖x − c·y‖²` at the best scale `c`, and `c`.
-    let misfit = |x: &[f32], y: &[f32]| {
-        let xy: f64 = x
-            .iter()
-            .zip(y)
-            .map(|(p, q)| (*p as f64) * (*q as f64))
-            .sum();
-        let yy: f64 = y.iter().map(|q| (*q as f64).powi(2)).sum();
-        let c = if yy > 0.0 { xy / yy } else { 0.0 };
-        let d: f64 = x
-            .iter()
-            .zip(y)
-            .map(|(p, q)| (*p as f64 - c * *q as f64).powi(2))
-            .sum();
-        (d, c)
-    };
     let far: Vec<usize> = (0..amps.len())
-        .filter(|&r| eligible[r] && misfit(row(r), &template[lo..hi]).0 / var(r) > bar)
+        .filter(|&r| eligible[r] && scaled_misfit(row(r), &template[lo..hi]).0 / var(r) > bar)
         .collect();
     let near = |a: usize, b: usize| {
-        let (d, c) = misfit(row(a), row(b));
+        let (d, c) = scaled_misfit(row(a), row(b));
         d / (var(a) + c * c * var(b)) <= bar
     };
     let mut groups: Vec<Vec<usize>> = Vec::new();

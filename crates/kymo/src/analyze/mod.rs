@@ -421,12 +421,6 @@ pub const MIN_RATE_HZ: f64 = 1000.0;
 /// Progress reports: called with the number of samples just processed (on any thread).
 pub type Progress<'a> = &'a (dyn Fn(u64) + Sync);
 
-/// Most one-second windows read for mains detection (spread over the recording).
-const MAINS_WINDOWS: usize = 20;
-/// A spectral line this far above its neighbours (dB) counts as mains hum
-/// ([`crate::dsp::mains::detect`]).
-const MAINS_THRESHOLD_DB: f64 = 10.0;
-
 /// Analyses channels `channels` (all when `None`) of the file at `path`. Each channel is
 /// read by its own reader, in parallel (rayon's global pool).
 pub fn analyze_file(
@@ -573,7 +567,7 @@ pub fn analyze_channel(
     let mains_hz = match fcfg.mains {
         MainsSetting::Auto => {
             let sample = mains_sample(n, rate, &mut read, to_uv_f32)?;
-            mains::detect(&sample, rate, MAINS_THRESHOLD_DB).frequency_hz
+            mains::detect(&sample, rate, fcfg.mains_threshold_db).frequency_hz
         }
         MainsSetting::Off => None,
         MainsSetting::Hz50 => Some(50.0),
@@ -801,21 +795,22 @@ fn median(v: &mut [f32]) -> f64 {
     v[v.len() / 2] as f64
 }
 
-/// Up to [`MAINS_WINDOWS`] one-second windows spread evenly over the channel, end to end.
+/// Up to [`mains::MAX_WINDOWS`] windows of [`mains::WINDOW_S`] spread evenly over the
+/// channel, end to end (so that detection's windows are these, each continuous).
 fn mains_sample(
     n: u64,
     rate: f64,
     read: &mut impl FnMut(u64, &mut [f32]) -> Result<()>,
     to_uv: f32,
 ) -> Result<Vec<f32>> {
-    let win = (rate.round() as u64).max(16);
-    if n <= win * MAINS_WINDOWS as u64 {
+    let win = ((rate * mains::WINDOW_S).round() as u64).max(16);
+    if n <= win * mains::MAX_WINDOWS as u64 {
         let mut x = vec![0.0f32; n as usize];
         read(0, &mut x)?;
         x.iter_mut().for_each(|v| *v *= to_uv);
         return Ok(x);
     }
-    let k = MAINS_WINDOWS as u64;
+    let k = mains::MAX_WINDOWS as u64;
     let stride = (n - win) / (k - 1);
     let mut x = vec![0.0f32; (win * k) as usize];
     for (i, w) in x.chunks_exact_mut(win as usize).enumerate() {

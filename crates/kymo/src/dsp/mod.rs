@@ -164,9 +164,9 @@ pub struct FilterConfig {
     pub order: usize,
     /// Mains hum removal. Default [`MainsSetting::Auto`].
     pub mains: MainsSetting,
-    /// A mains fundamental must exceed its neighbouring 1 Hz bins by this many dB to count
-    /// as present (default 10 dB: a tenfold power excess is far outside the spread of
-    /// noise bins averaged over several one-second windows).
+    /// A mains fundamental must exceed its neighbouring bins by this many dB to count as
+    /// present (default 10 dB: a tenfold power excess is far outside the spread of noise
+    /// bins averaged over several windows; see [`mains`] for the window length).
     pub mains_threshold_db: f64,
     /// −3 dB width of each hum notch in Hz (default 2 Hz: covers grid-frequency drift of
     /// ±0.2 Hz with ≥ 14 dB attenuation per pass, and removes 4 % of each 50 Hz band).

@@ -284,8 +284,12 @@ pub struct ChannelSettings {
     /// How the hum was removed: `template` (the median hum cycle subtracted), `comb` or
     /// `notches`; `None` when no hum was removed.
     pub hum_removal: Option<&'static str>,
-    /// Robust noise σ of the filtered signal (median over blocks), µV.
+    /// Noise σ of the filtered signal (median over blocks; the smaller of the median-based
+    /// and the quiet-window estimates, [`crate::detect`]), µV.
     pub noise_sigma_uv: f64,
+    /// Background σ: the median-based σ over all samples, which also counts the potentials
+    /// (median over blocks), µV. The sort judges template fits against it.
+    pub background_sigma_uv: f64,
     /// Detection threshold (median over blocks), µV.
     pub threshold_uv: f64,
     /// Scale from the file's unit to µV.
@@ -590,6 +594,7 @@ pub fn analyze_channel(
     let mut linker = link::Linker::new(&user.link, rate);
     let mut potentials: Vec<PotentialInput> = Vec::new();
     let mut all_sigmas: Vec<f32> = Vec::new();
+    let mut all_backgrounds: Vec<f32> = Vec::new();
     let mut all_thresholds: Vec<f32> = Vec::new();
     let mut n_detected = 0usize;
     let mut n_unsorted = 0usize;
@@ -613,8 +618,9 @@ pub fn analyze_channel(
         |sb| {
             let b = sb.block;
             for e in sb.noise {
-                chunk.sigmas.push(e.sigma);
+                chunk.sigmas.push(e.background_sigma);
                 all_sigmas.push(e.sigma);
+                all_backgrounds.push(e.background_sigma);
                 all_thresholds.push(e.threshold);
             }
             let at = chunk.waveforms.len();
@@ -760,6 +766,7 @@ pub fn analyze_channel(
             mains_hz: filter.mains_hz(),
             hum_removal: filter.hum_method(),
             noise_sigma_uv: median(&mut all_sigmas),
+            background_sigma_uv: median(&mut all_backgrounds),
             threshold_uv: median(&mut all_thresholds),
             to_uv,
             template_pre_samples: dcfg.waveform_pre,

@@ -125,6 +125,45 @@ fn sigma_is_mad_over_0_6745_and_skips_artefacts() {
 }
 
 #[test]
+fn quiet_windows_find_the_noise_under_dense_potentials() {
+    let mut rng = Rng::new(8);
+    let (n, window) = (400_000, 400);
+    let mut x = rng.noise(n, 2.0);
+    let mut s = Vec::new();
+    // Noise alone: the quiet windows' σ agrees with the median's.
+    let quiet = noise::quiet_sigma(&x, 0, &[], window, 0.1, &mut s).unwrap();
+    assert!((quiet - 2.0).abs() < 0.06, "{quiet}");
+    // Potentials (±40, 1 ms) every 2.5 ms over the first 80 % of the signal: the median
+    // counts them, the quiet windows of the last 20 % do not.
+    for start in (0..n * 4 / 5).step_by(50) {
+        for (k, v) in x[start..start + 20].iter_mut().enumerate() {
+            *v += 40.0 * (std::f32::consts::PI * k as f32 / 10.0).sin();
+        }
+    }
+    let median = noise::sigma(&x, 0, &[], 32_768, &mut s);
+    assert!(median > 3.0, "{median}");
+    // With a fifth of the windows quiet, the 10 % quantile is their median, which the
+    // correction for a 10 % quantile of noise overstates by about 1.28/√(2·399) = 6 %.
+    let quiet = noise::quiet_sigma(&x, 0, &[], window, 0.1, &mut s).unwrap();
+    assert!((1.97..2.2).contains(&quiet), "{quiet}");
+    // Windows touching an artefact are skipped: with the quiet part flagged, no window
+    // is quiet, and σ is that of the busy part.
+    let art = [Artefact {
+        start: (n * 4 / 5) as u64,
+        end: n as u64,
+        kind: ArtefactKind::Movement,
+    }];
+    let busy = noise::quiet_sigma(&x, 0, &art, window, 0.1, &mut s).unwrap();
+    assert!(busy > 5.0, "{busy}");
+    // Too few windows, or the estimate switched off: none.
+    assert_eq!(
+        noise::quiet_sigma(&x[..window * 10], 0, &[], window, 0.1, &mut s),
+        None
+    );
+    assert_eq!(noise::quiet_sigma(&x, 0, &[], window, 0.0, &mut s), None);
+}
+
+#[test]
 fn extremum_by_polarity() {
     let w = [1.0, -3.0, 4.0, -4.0, 2.0];
     assert_eq!(extremum::<NEG>(&w), 1 + 2);

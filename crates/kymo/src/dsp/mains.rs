@@ -43,6 +43,7 @@
 
 use super::butter::{butter, Band};
 use super::sos::{Section, Sos};
+use crate::sort::linalg::median;
 
 /// Harmonics examined by detection (including the fundamental).
 pub const HARMONICS: usize = 5;
@@ -242,15 +243,7 @@ fn prominences(x: &[f32], rate: f64, win: usize, starts: &[usize]) -> Option<Vec
     // The median over windows: hum is there in every window, while a discharge that
     // passes through 50 or 60 Hz (a myotonic one sweeping 20–80 Hz) stands out in a few,
     // and a loud stretch's broadband power does not drown the line in the others.
-    let mut medians = per_window.into_iter().map(|mut v| {
-        v.sort_by(f64::total_cmp);
-        let n = v.len();
-        if n % 2 == 1 {
-            v[n / 2]
-        } else {
-            0.5 * (v[n / 2 - 1] + v[n / 2])
-        }
-    });
+    let mut medians = per_window.iter().map(|v| median(v));
     Some(
         families
             .iter()

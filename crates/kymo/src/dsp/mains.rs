@@ -74,7 +74,7 @@ pub struct MainsReport {
     pub prominence_db_50: Vec<f64>,
     /// The same for 60 Hz.
     pub prominence_db_60: Vec<f64>,
-    /// Number of windows averaged.
+    /// Number of long windows looked at (each also cut into short ones).
     pub windows: usize,
 }
 

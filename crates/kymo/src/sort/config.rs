@@ -102,16 +102,19 @@ pub struct SortConfig {
     pub refine_iterations: usize,
     /// The refinement stops after this many consecutive settled rounds: rounds that add or
     /// remove no unit and in which at most `refine_moved_fraction` of the spikes change unit
-    /// or verdict (clean, dominant, unsorted), a spike that returns to its label of two
-    /// rounds before not counting (a few borderline spikes flip between two units or two
-    /// verdicts forever, moving their templates back and forth). Default 2 (kymo: one
-    /// settled round can be a pause while a dense discharge's template is still being
-    /// deconvolved; in the development scenarios no sort changed after two). The templates'
-    /// change is not tested: with the labels fixed it is the re-estimation's own noise
-    /// (a unit's support grows by a sample, its peak moves by one), which never falls below
-    /// a fixed bound.
+    /// (a spike is unsorted or belongs to one unit), a spike that returns to its unit of two
+    /// rounds before not counting (a few borderline spikes flip between two units forever,
+    /// moving their templates back and forth). Default 2 (kymo: one settled round can be a
+    /// pause while a dense discharge's template is still being deconvolved; in the
+    /// development scenarios no sort changed after two). A change of verdict alone (clean,
+    /// dominant) does not count: in a dense discharge a whole unit's windows can flip
+    /// between clean and not clean from round to round with no spike changing unit (1100–1300
+    /// windows of one unit in the 10-minute `mixed` benchmark file), so counting verdicts, the
+    /// refinement never settled there and ran every round. The templates' change is not
+    /// tested: with the labels fixed it is the re-estimation's own noise (a unit's support
+    /// grows by a sample, its peak moves by one), which never falls below a fixed bound.
     pub refine_settled_rounds: usize,
-    /// Largest fraction of the refined spikes that may change unit or verdict in a settled
+    /// Largest fraction of the refined spikes that may change unit in a settled
     /// round (see `refine_settled_rounds`). Default 0.002 (kymo: 4 spikes of the 2000 a
     /// refinement typically sees).
     pub refine_moved_fraction: f64,

@@ -45,8 +45,9 @@
 //! 3. **Refinement**, on at most `max_refine_spikes` spikes taken as runs of consecutive
 //!    ones (so their neighbours are there), until the labels have settled: two rounds
 //!    (`refine_settled_rounds`) without a unit added or removed in which almost no spike
-//!    changes unit or verdict (`refine_moved_fraction`, spikes flipping back to their label
-//!    of two rounds before not counted), or `refine_patience` rounds in which the number of
+//!    changes unit (`refine_moved_fraction`, spikes flipping back to their unit of two
+//!    rounds before not counted; a change of verdict alone, clean or not, does not count),
+//!    or `refine_patience` rounds in which the number of
 //!    spikes changing unit stops falling (units trading spikes without settling); at most
 //!    `refine_iterations` rounds:
 //!    - assign each spike to its nearest template (least squares with a free amplitude and
@@ -1384,17 +1385,19 @@ pub fn sort(input: &SortInput, cfg: &ValidSortConfig) -> Result<Sorting> {
             }
         }
         // Settled: no unit added or removed since the previous pass and almost no spike
-        // changed unit or verdict, not counting those back to their label of two rounds
-        // before (oscillating); converged after `refine_settled_rounds` settled rounds.
+        // changed unit, not counting those back to their unit of two rounds before
+        // (oscillating); converged after `refine_settled_rounds` settled rounds. Verdicts
+        // are not compared: in dense discharges a whole unit's windows flip between clean
+        // and not clean from round to round without any spike changing unit.
         let labels: Vec<(Option<usize>, Status)> = refine
             .iter()
             .map(|&i| (fits[i].map(|f| f.unit), status[i]))
             .collect();
         let settled = !changed
             && prev.as_ref().is_some_and(|p| {
-                let back = |j: usize| prev2.as_ref().is_some_and(|q| q[j] == labels[j]);
+                let back = |j: usize| prev2.as_ref().is_some_and(|q| q[j].0 == labels[j].0);
                 let moved = (0..labels.len())
-                    .filter(|&j| p[j] != labels[j] && !back(j))
+                    .filter(|&j| p[j].0 != labels[j].0 && !back(j))
                     .count();
                 moved as f64 <= c.refine_moved_fraction * labels.len() as f64
             });

@@ -43,6 +43,7 @@ mod complexes;
 mod fast_trains;
 mod interleaved;
 mod link;
+mod realign;
 mod recover;
 
 use std::path::Path;
@@ -64,6 +65,7 @@ pub use complexes::{ComplexConfig, PlausibilityConfig};
 pub use fast_trains::FastTrainConfig;
 pub use interleaved::InterleaveConfig;
 pub use link::LinkConfig;
+pub use realign::RealignConfig;
 pub use recover::RecoverConfig;
 
 /// Name of the analysis JSON schema (`docs/analysis-json.md`).
@@ -140,6 +142,8 @@ pub struct AnalysisConfig {
     pub link: LinkConfig,
     /// Time-locked units merged into complexes.
     pub complex: ComplexConfig,
+    /// The potentials of complex units aligned on one point of their complex.
+    pub realign: RealignConfig,
     /// Firing no unit can produce, dropped as artefact.
     pub plausibility: PlausibilityConfig,
     /// Missed potentials recovered in a unit's rhythm by template matching.
@@ -200,6 +204,7 @@ impl AnalysisConfig {
         }
         self.link.check()?;
         self.complex.check()?;
+        self.realign.check()?;
         self.recover.check()?;
         self.interleave.check()?;
         self.fast_trains.check()?;
@@ -878,15 +883,20 @@ fn sort_chunk(
         let ids = linker.add_chunk(&s.units, dcfg.waveform_pre);
         let rate = dcfg.rate_hz;
         let peak = |row: usize| chunk.waveforms[row * width + dcfg.waveform_pre];
+        let mut at: Vec<i64> = (0..s.labels.len())
+            .map(|i| chunk.samples[i] as i64 + peak_jump(&s, i, dcfg.waveform_pre, rate) as i64)
+            .collect();
+        let twice = realign_complexes(&s, chunk, &mut at, rate, sigma as f64, &cfg.user.realign);
         for (i, label) in s.labels.iter().enumerate() {
+            if twice[i] {
+                continue;
+            }
             match label
                 .and_then(|l| ids.get(l as usize))
                 .filter(|&&id| id != u32::MAX)
             {
                 Some(&id) => potentials.push(PotentialInput {
-                    time_s: (chunk.samples[i] as f64
-                        + peak_jump(&s, i, dcfg.waveform_pre, rate) as f64)
-                        / rate,
+                    time_s: at[i] as f64 / rate,
                     unit: id,
                     amplitude_uv: peak(i).abs(),
                 }),
@@ -961,6 +971,64 @@ fn sort_chunk(
     chunk.samples.clear();
     chunk.sigmas.clear();
     Ok(stats)
+}
+
+/// The potentials of complex units aligned again on the whole complex ([`realign`]):
+/// `at` holds each spike's sample (absolute) and is updated in place. Returns, per spike,
+/// whether it is a second detection of a complex already reported (aligned within
+/// `same_ms` of the unit's previous potential).
+fn realign_complexes(
+    s: &sort::Sorting,
+    chunk: &Chunk,
+    at: &mut [i64],
+    rate_hz: f64,
+    sigma: f64,
+    cfg: &realign::RealignConfig,
+) -> Vec<bool> {
+    let mut twice = vec![false; at.len()];
+    let same = (cfg.same_ms * 1e-3 * rate_hz).round() as i64;
+    let first = chunk.first_sample as i64;
+    let len = chunk.filtered.len() as i64;
+    for u in s
+        .units
+        .iter()
+        .filter(|u| u.class == sort::WaveformClass::Complex)
+    {
+        let mut members: Vec<usize> = (0..s.labels.len())
+            .filter(|&i| s.labels[i] == Some(u.id) && (0..len).contains(&(at[i] - first)))
+            .collect();
+        members.sort_by_key(|&i| at[i]);
+        let idx: Vec<usize> = members.iter().map(|&i| (at[i] - first) as usize).collect();
+        let Some(moved) = realign::realign(&chunk.filtered, &idx, rate_hz, sigma, cfg) else {
+            continue;
+        };
+        // The new times, one per complex (a second detection aligned onto the first's
+        // reference dropped).
+        let mut order: Vec<usize> = (0..members.len()).collect();
+        order.sort_by_key(|&k| moved[k]);
+        let mut kept: Vec<i64> = Vec::with_capacity(order.len());
+        let mut again = vec![false; members.len()];
+        for &k in &order {
+            let t = moved[k] as i64;
+            if kept.last().is_some_and(|&l| t - l <= same) {
+                again[k] = true;
+            } else {
+                kept.push(t);
+            }
+        }
+        let before: Vec<i64> = members.iter().map(|&i| at[i]).collect();
+        let better = match (realign::jitter(&before), realign::jitter(&kept)) {
+            (Some(b), Some(a)) => a <= cfg.max_jitter_ratio * b,
+            _ => false,
+        };
+        if better {
+            for (k, &i) in members.iter().enumerate() {
+                at[i] = moved[k] as i64 + first;
+                twice[i] = again[k];
+            }
+        }
+    }
+    twice
 }
 
 /// How far after the peak a unit's long average reaches, ms: the brief's positive sharp

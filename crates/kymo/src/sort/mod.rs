@@ -46,8 +46,8 @@
 //!    ones (so their neighbours are there), until the labels have settled: two rounds
 //!    (`refine_settled_rounds`) without a unit added or removed in which almost no spike
 //!    changes unit (`refine_moved_fraction`, spikes flipping back to their unit of two
-//!    rounds before not counted; a change of verdict alone, clean or not, does not count),
-//!    or `refine_patience` rounds in which the number of
+//!    rounds before not counted) and few change only their verdict, clean or not
+//!    (`refine_verdict_fraction`), or `refine_patience` rounds in which the number of
 //!    spikes changing unit stops falling (units trading spikes without settling); at most
 //!    `refine_iterations` rounds:
 //!    - assign each spike to its nearest template (least squares with a free amplitude and
@@ -1384,11 +1384,12 @@ pub fn sort(input: &SortInput, cfg: &ValidSortConfig) -> Result<Sorting> {
                 changed = true;
             }
         }
-        // Settled: no unit added or removed since the previous pass and almost no spike
-        // changed unit, not counting those back to their unit of two rounds before
-        // (oscillating); converged after `refine_settled_rounds` settled rounds. Verdicts
-        // are not compared: in dense discharges a whole unit's windows flip between clean
-        // and not clean from round to round without any spike changing unit.
+        // Settled: no unit added or removed since the previous pass, almost no spike
+        // changed unit (not counting those back to their unit of two rounds before:
+        // oscillating) and few changed only their verdict; converged after
+        // `refine_settled_rounds` settled rounds. Verdicts have their own, looser bar: in
+        // dense discharges a whole unit's windows flip between clean and not clean from
+        // round to round long after its template has settled.
         let labels: Vec<(Option<usize>, Status)> = refine
             .iter()
             .map(|&i| (fits[i].map(|f| f.unit), status[i]))
@@ -1399,7 +1400,11 @@ pub fn sort(input: &SortInput, cfg: &ValidSortConfig) -> Result<Sorting> {
                 let moved = (0..labels.len())
                     .filter(|&j| p[j].0 != labels[j].0 && !back(j))
                     .count();
+                let judged = (0..labels.len())
+                    .filter(|&j| p[j].0 == labels[j].0 && p[j].1 != labels[j].1)
+                    .count();
                 moved as f64 <= c.refine_moved_fraction * labels.len() as f64
+                    && judged as f64 <= c.refine_verdict_fraction * labels.len() as f64
             });
         settled_rounds = if settled { settled_rounds + 1 } else { 0 };
         // Stalled: the units unchanged, and the number of spikes changing unit not below its

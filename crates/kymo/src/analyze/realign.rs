@@ -29,6 +29,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::pattern::stats::{cv2_values, median};
 use crate::{Error, Result};
 
 /// How the potentials of complex units are aligned again (see the module docs).
@@ -271,20 +272,11 @@ pub(crate) fn realign(
     (moved != at).then_some(moved)
 }
 
-/// Median CV2 of successive intervals of ascending times (Holt et al. 1996, as the pattern
-/// stage's jitter); `None` with fewer than three.
+/// Median CV2 of successive intervals of ascending times (Holt et al. 1996; the pattern
+/// stage's [`cv2_values`]); `None` with fewer than three.
 pub(crate) fn jitter(times: &[i64]) -> Option<f64> {
     let iv: Vec<f64> = times.windows(2).map(|w| (w[1] - w[0]) as f64).collect();
-    let mut cv2: Vec<f64> = iv
-        .windows(2)
-        .filter(|w| w[0] + w[1] > 0.0)
-        .map(|w| 2.0 * (w[1] - w[0]).abs() / (w[1] + w[0]))
-        .collect();
-    if cv2.is_empty() {
-        return None;
-    }
-    cv2.sort_by(f64::total_cmp);
-    Some(cv2[cv2.len() / 2])
+    median(&cv2_values(&iv))
 }
 
 #[cfg(test)]

@@ -25,7 +25,7 @@
 //! without this test, continuous myokymia, voluntary and cramp records (seeds 11–40 at
 //! 10 dB) lost up to 15 % of their potentials' matches to moved times, and with it none
 //! of those 300 records changed, while the record above is timed on the complex's largest
-//! spike (potential F1 0.00 → 0.998, its two discharges found).
+//! spike (potential F1 0.00 → 0.98, its two discharges found).
 
 use serde::{Deserialize, Serialize};
 

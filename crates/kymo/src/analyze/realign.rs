@@ -217,6 +217,7 @@ pub(crate) fn realign(
     let averaged: Vec<usize> = usable.iter().copied().step_by(step).collect();
     let mut lags = vec![0i64; averaged.len()];
     let mut reference = vec![0.0f64; 2 * half + 1];
+    let mut rr = 0.0f64;
     for _ in 0..MAX_ROUNDS {
         reference.iter_mut().for_each(|r| *r = 0.0);
         for (&t, &lag) in averaged.iter().zip(&lags) {
@@ -226,7 +227,7 @@ pub(crate) fn realign(
         }
         let n = averaged.len() as f64;
         reference.iter_mut().for_each(|r| *r /= n);
-        let rr: f64 = reference.iter().map(|r| r * r).sum();
+        rr = reference.iter().map(|r| r * r).sum();
         if rr <= 0.0 {
             return None;
         }
@@ -244,7 +245,6 @@ pub(crate) fn realign(
     if (n_moved as f64) < cfg.min_moved_fraction * lags.len() as f64 {
         return None;
     }
-    let rr: f64 = reference.iter().map(|r| r * r).sum();
     // The average's largest peak, relative to its centre.
     let peak = reference
         .iter()

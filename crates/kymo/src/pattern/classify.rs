@@ -614,7 +614,7 @@ pub(crate) fn score_episode(f: &Features, e: EpisodeStats, cfg: &PatternConfig) 
             true,
         );
         r.range(
-            "median unit jitter",
+            "unit jitter (jitter.episode_unit_quantile of the units)",
             f.jitter,
             c.unit_cv[0],
             c.unit_cv[1],
@@ -647,7 +647,7 @@ pub(crate) fn score_episode(f: &Features, e: EpisodeStats, cfg: &PatternConfig) 
             true,
         );
         r.range(
-            "median unit jitter",
+            "unit jitter (jitter.episode_unit_quantile of the units)",
             f.jitter,
             c.unit_cv[0],
             c.unit_cv[1],

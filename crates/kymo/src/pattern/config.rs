@@ -430,6 +430,19 @@ pub struct JitterConfig {
     /// fragments of one interval add up to an ordinary interval). Default 0.2 (kymo: 2σ at
     /// the brief's voluntary CV 0.1).
     pub join_tolerance: f64,
+    /// A multi-unit episode's jitter is this quantile of its units' jitters (each the
+    /// median CV2 of the unit's repaired intervals): 0 is the most regular unit, 0.5 the
+    /// median unit. Sorting errors (missed potentials, another unit's potentials in the
+    /// train) only ever add irregularity, so a low quantile reads the firing itself rather
+    /// than the worst-sorted unit; a cramp's units are irregular to a degree that varies
+    /// from unit to unit (brief: CV ~45 %), so the quantile stays above its most regular
+    /// few. Default 0.3 (kymo: the median unit's jitter called 52 discharges of the
+    /// simulated voluntary records at 10 dB, seeds 11–40, cramps; see the README).
+    pub episode_unit_quantile: f64,
+    /// Fewest CV2 values a unit needs for its jitter to count towards the episode's (a
+    /// median of a handful of values is too noisy for a low quantile); when no unit has
+    /// as many, every unit with two or more counts. Default 10 (kymo).
+    pub episode_min_values: usize,
 }
 
 impl Default for JitterConfig {
@@ -440,6 +453,8 @@ impl Default for JitterConfig {
             missed_tolerance: 0.1,
             intruder_fraction: 0.3,
             join_tolerance: 0.2,
+            episode_unit_quantile: 0.3,
+            episode_min_values: 10,
         }
     }
 }
@@ -854,6 +869,7 @@ impl PatternConfig {
                 format!("= {} must lie within [0, 1)", j.join_tolerance),
             ));
         }
+        Check::fraction("jitter.episode_unit_quantile", j.episode_unit_quantile)?;
         Check::positive("segmentation.max_intra_isi_ms", s.max_intra_isi_ms)?;
         if s.min_mode_isis == 0 {
             return Err(Check::err(

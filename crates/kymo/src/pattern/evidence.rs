@@ -218,22 +218,33 @@ pub(crate) fn single_unit(
     }
 }
 
+/// Which of an episode's units its jitter is, in words (`jitter.episode_unit_quantile`).
+pub(crate) fn units_quantile(q: f64) -> String {
+    match q {
+        0.0 => "the most regular unit's".to_string(),
+        0.5 => "the median unit's".to_string(),
+        1.0 => "the least regular unit's".to_string(),
+        _ => format!("the {:.0}th-percentile unit's", q * 100.0),
+    }
+}
+
 /// The evidence sentence of a multi-unit episode.
-pub(crate) fn episode(c: DischargeClass, f: &Features, units: usize) -> String {
+pub(crate) fn episode(c: DischargeClass, f: &Features, units: usize, jitter_q: f64) -> String {
+    let which = units_quantile(jitter_q);
     let range = match f.unit_rate_range_hz {
         Some([a, b]) => format!("{}–{}", hz(a), hz(b)),
         None => "?".to_string(),
     };
     match c {
         DischargeClass::Cramp => format!(
-            "{units} motor units fired together for {}, irregularly (median local interval CV {}) at {range} each (median {}); {} of intervals were doublets",
+            "{units} motor units fired together for {}, irregularly ({which} local interval CV {}) at {range} each (median {}); {} of intervals were doublets",
             secs(f.duration_s),
             opt(f.jitter, |x| format!("{x:.2}")),
             opt(f.rate_hz, hz),
             opt(f.doublet_fraction, pct)
         ),
         _ => format!(
-            "{units} motor units fired together for {} at {range} each (median {}, median local interval CV {}); units joined a median {} after the first, starting at a median {}",
+            "{units} motor units fired together for {} at {range} each (median {}, {which} local interval CV {}); units joined a median {} after the first, starting at a median {}",
             secs(f.duration_s),
             opt(f.rate_hz, hz),
             opt(f.jitter, |x| format!("{x:.2}")),

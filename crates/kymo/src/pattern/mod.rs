@@ -949,7 +949,8 @@ fn episodes(
             .iter()
             .map(|&j| segs[j].last)
             .fold(f64::NEG_INFINITY, f64::max);
-        let evidence = evidence::episode(best.class, &f, ids.len());
+        let evidence =
+            evidence::episode(best.class, &f, ids.len(), cfg.jitter.episode_unit_quantile);
         out.push(Discharge {
             class: best.class,
             confidence: classify::confidence(best.score, runner.score),
@@ -976,6 +977,20 @@ fn episodes(
 /// fraction of the unit's median interval (kymo).
 const DOUBLET_OF_MEDIAN: f64 = 0.5;
 
+/// The episode's jitter from its units' `(jitter, number of CV2 values)`: the configured
+/// quantile over the units with enough values (all units when none has).
+fn episode_jitter(units: &[(f64, usize)], cfg: &config::JitterConfig) -> Option<f64> {
+    let mut well: Vec<f64> = units
+        .iter()
+        .filter(|u| u.1 >= cfg.episode_min_values)
+        .map(|u| u.0)
+        .collect();
+    if well.is_empty() {
+        well = units.iter().map(|u| u.0).collect();
+    }
+    stats::quantile_sorted(&stats::sorted(&well), cfg.episode_unit_quantile)
+}
+
 /// Features of an episode made of `members` (indices into `segs`).
 fn episode_features(
     segs: &[Seg],
@@ -997,7 +1012,9 @@ fn episode_features(
     for &j in members {
         by_unit.entry(segs[j].tr).or_default().push(j);
     }
-    let (mut rates, mut jitters, mut onsets, mut first_rates) = (vec![], vec![], vec![], vec![]);
+    let (mut rates, mut onsets, mut first_rates) = (vec![], vec![], vec![]);
+    // Each unit's jitter with its number of CV2 values.
+    let mut jitters: Vec<(f64, usize)> = vec![];
     let (mut n, mut all, mut doublets) = (0u32, 0usize, 0usize);
     for (&k, js) in &by_unit {
         let tr = &trains[k];
@@ -1027,14 +1044,16 @@ fn episode_features(
             }
         }
         onsets.push(unit_first - first);
-        if let Some(e) = first_isi.filter(|e| *e > dmax) {
+        // The rate at recruitment, unless the unit may have been firing before the
+        // recording began (its first potential within two of its intervals of the start).
+        if let Some(e) = first_isi.filter(|e| *e > dmax && unit_first > 2.0 * e) {
             first_rates.push(1.0 / e);
         }
         if !isis.is_empty() {
             rates.push(isis.len() as f64 / isis.iter().sum::<f64>());
         }
         if cv2.len() >= 2 {
-            jitters.extend(stats::median(&cv2));
+            jitters.extend(stats::median(&cv2).map(|j| (j, cv2.len())));
         }
     }
     // Units whose trains wax and wane rhythmically (as continuous myokymia does).
@@ -1069,7 +1088,7 @@ fn episode_features(
     f.n_potentials = n;
     f.duration_s = last - first;
     f.rate_hz = stats::median(&rates);
-    f.jitter = stats::median(&jitters);
+    f.jitter = episode_jitter(&jitters, &cfg.jitter);
     f.onset_spread_s = stats::median(&onsets);
     f.first_rate_hz = stats::median(&first_rates);
     if !rates.is_empty() {

@@ -1090,6 +1090,9 @@ fn lengthen_truncated(
             .windows(2)
             .map(|w| chunk.samples[w[1]].saturating_sub(chunk.samples[w[0]]))
             .collect();
+        // Intervals shorter than the window are not the train's rhythm (a wave outlasts
+        // them): a wave detected twice, or another unit's potential taken into the train.
+        intervals.retain(|&i| i as usize > pre + dcfg.waveform_post);
         intervals.sort_unstable();
         let before_next = intervals
             .get((intervals.len() as f64 * LONG_AVERAGE_INTERVAL_QUANTILE) as usize)

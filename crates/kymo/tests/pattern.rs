@@ -765,3 +765,60 @@ fn units_confused_in_pairs_keep_voluntary_and_cramp_apart() {
         }
     }
 }
+
+/// A unit the sorter took only a few potentials of, scattered over the contractions, fires
+/// with the contractions: its potentials are not called fasciculations
+/// (`fasciculation.contraction_tie_p`). Four 4–5 s contractions of three units in 30 s
+/// and unit 3's 30 potentials at the times of such a unit in the simulated `voluntary`
+/// record of seed 20 at 10 dB (every one inside a contraction, some 2–120 ms apart, its
+/// train one segment over the first two contractions and the rest between them; there
+/// they were 11 fasciculations). A unit firing single discharges at random over the whole
+/// record stays fasciculating (`a_stray_single_inside_a_contraction_keeps_a_unit_fasciculating`).
+#[test]
+fn a_unit_firing_only_within_contractions_is_not_fasciculating() {
+    let mut rng = ChaCha8Rng::seed_from_u64(78);
+    let units: Vec<UnitInput> = (0..4).map(motor_unit).collect();
+    let mut pots = Vec::new();
+    let contractions = [(3.05, 6.96), (8.82, 12.73), (15.8, 20.27), (23.19, 27.92)];
+    for &(a, b) in &contractions {
+        for id in 0..3u32 {
+            let rate = 9.0 + id as f64 * 1.5;
+            let mut t = a + rng.random::<f64>() / rate;
+            while t < b {
+                pots.push(PotentialInput {
+                    time_s: t,
+                    unit: id,
+                    amplitude_uv: 600.0,
+                });
+                t += (1.0 + 0.1 * (rng.random::<f64>() * 2.0 - 1.0) * 1.7) / rate;
+            }
+        }
+    }
+    let unit3 = [
+        3.697, 4.173, 4.872, 5.883, 9.762, 10.147, 10.708, 10.82, 11.088, 11.336, 11.431, 16.672,
+        16.806, 17.733, 18.265, 18.454, 18.522, 24.147, 24.149, 24.305, 24.614, 24.888, 25.534,
+        25.698, 25.824, 26.11, 26.305, 26.562, 27.332, 27.357,
+    ];
+    for &t in &unit3 {
+        pots.push(PotentialInput {
+            time_s: t,
+            unit: 3,
+            amplitude_uv: 600.0,
+        });
+    }
+    pots.sort_by(|a, b| a.time_s.total_cmp(&b.time_s));
+    let r = analyze_channel(&units, &pots, 30.0, &[], &cfg());
+    let classes: Vec<DischargeClass> = r.discharges.iter().map(|d| d.class).collect();
+    assert_eq!(
+        classes
+            .iter()
+            .filter(|c| **c == DischargeClass::Voluntary)
+            .count(),
+        4,
+        "{classes:?}"
+    );
+    assert!(
+        !classes.contains(&DischargeClass::Fasciculation),
+        "{classes:?}"
+    );
+}

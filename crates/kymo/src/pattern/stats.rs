@@ -20,6 +20,31 @@ pub(crate) fn quantile_sorted(sorted: &[f64], q: f64) -> Option<f64> {
     Some(sorted[lo] + (h - lo as f64) * (sorted[hi] - sorted[lo]))
 }
 
+/// `P(X ≥ k)` for `X ~ Binomial(n, p)`, summed in log space (exact for the counts of one
+/// recording's potentials).
+pub(crate) fn binomial_upper_tail(n: usize, k: usize, p: f64) -> f64 {
+    if k == 0 || p >= 1.0 {
+        return 1.0;
+    }
+    if k > n || p <= 0.0 {
+        return 0.0;
+    }
+    // ln P(X = i) from ln P(X = 0) = n ln(1 − p), by the ratio of successive terms.
+    let (lp, lq) = (p.ln(), (-p).ln_1p());
+    let mut ln_pmf = n as f64 * lq;
+    for i in 0..k {
+        ln_pmf += ((n - i) as f64).ln() - ((i + 1) as f64).ln() + lp - lq;
+    }
+    let (mut sum, mut term) = (0.0f64, ln_pmf);
+    for i in k..=n {
+        sum += term.exp();
+        if i < n {
+            term += ((n - i) as f64).ln() - ((i + 1) as f64).ln() + lp - lq;
+        }
+    }
+    sum.min(1.0)
+}
+
 /// The values sorted ascending (total order; callers pass finite values).
 pub(crate) fn sorted(x: &[f64]) -> Vec<f64> {
     let mut v = x.to_vec();
@@ -241,6 +266,20 @@ fn solve3(m: [[f64; 3]; 3], t: [f64; 3]) -> Option<[f64; 3]> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn binomial_tail_known_values() {
+        // P(X ≥ 2), n = 3, p = 0.5: (3 + 1) / 8.
+        assert!((binomial_upper_tail(3, 2, 0.5) - 0.5).abs() < 1e-12);
+        // P(X ≥ 29), n = 29, p = 0.57: 0.57^29.
+        let all = binomial_upper_tail(29, 29, 0.57);
+        assert!((all / 0.57f64.powi(29) - 1.0).abs() < 1e-9, "{all}");
+        assert_eq!(binomial_upper_tail(10, 0, 0.3), 1.0);
+        assert_eq!(binomial_upper_tail(10, 11, 0.3), 0.0);
+        // Large n stays finite: P(X ≥ 600), n = 1000, p = 0.5 is about 1.4e-10.
+        let t = binomial_upper_tail(1000, 600, 0.5);
+        assert!(t > 1e-11 && t < 1e-9, "{t}");
+    }
 
     /// Float tolerance for results computed by hand to 12 digits.
     const EPS: f64 = 1e-9;

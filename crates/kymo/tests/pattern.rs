@@ -604,6 +604,34 @@ fn myokymic_bursts_of_a_polyphasic_unit_are_myokymic() {
     assert!(f1 >= 0.9, "myokymic F1 {f1:.3} with complex waveforms");
 }
 
+/// Neuromyotonic discharges of a polyphasic motor unit potential that the waveform
+/// classes call a complex (six phases of brief spikes, as the simulated neuromyotonia of
+/// seed 18 at 10 dB was sorted) are still neuromyotonic: at 150–300 Hz no complex
+/// repetitive or myotonic discharge fires (there all three were unclassified).
+#[test]
+fn neuromyotonic_discharges_of_a_polyphasic_unit_are_neuromyotonic() {
+    for seed in SEEDS {
+        let t = truth("neuromyotonia", 120.0, seed);
+        let mut inputs = perfect(&t);
+        for u in &mut inputs[0].0 {
+            u.waveform = WaveformClass::Complex;
+            u.phases = 6;
+        }
+        let (_, rep) = analyse(&t, &inputs);
+        let f1 = rep
+            .discharges
+            .per_class
+            .iter()
+            .find(|c| c.class == DischargeClass::Neuromyotonic)
+            .and_then(|c| c.f1)
+            .unwrap_or(0.0);
+        assert!(
+            f1 >= 0.9,
+            "seed {seed}: neuromyotonic F1 {f1:.3} with complex waveforms"
+        );
+    }
+}
+
 /// A fasciculating unit one of whose single discharges falls during a voluntary
 /// contraction of other units takes part in that episode there, but it has not shown
 /// voluntary firing: its single discharges at rest are still fasciculations. A unit that

@@ -25,7 +25,8 @@
 //!
 //! | class | motor unit | single fibre (+ first) | single fibre (− first) | PSW | complex |
 //! |---|---|---|---|---|---|
-//! | myokymic, continuous, doublet, neuromyotonic, regular, voluntary, cramp | 1 | 0 | 0 | 0 | 0.3 |
+//! | myokymic, continuous, neuromyotonic (a polyphasic motor unit may be "complex") | 1 | 0 | 0 | 0 | 0.5 |
+//! | doublet, regular, voluntary, cramp | 1 | 0 | 0 | 0 | 0.3 |
 //! | fasciculation ("may be complex") | 1 | 0 | 0 | 0 | 0.8 |
 //! | complex repetitive (supporting) | 0.5 (0.8 if ≥ 5 phases) | 0.4 | 0.4 | 0.3 | 1 |
 //! | fibrillation | 0 | 1 | 0.3 | 0.2 | 0 |
@@ -247,8 +248,11 @@ pub(crate) fn waveform_membership(class: DischargeClass, u: &UnitInput) -> f64 {
         // radiation plexopathies that bring limb myokymia, brief) is what the waveform
         // classes call a complex; in grouped, semi-rhythmic bursts its firing says more
         // than its shape (the complex repetitive rule asks for machine-like regularity).
-        (C::Myokymic | C::MyokymicContinuous, W::Complex) => 0.5,
-        (C::Doublet | C::Neuromyotonic | C::Regular | C::Voluntary | C::Cramp, W::Complex) => 0.3,
+        // The same holds for neuromyotonic discharges (brief: neuromyotonia comes with
+        // neuropathies and radiation plexopathy too), whose 150–300 Hz no complex
+        // repetitive discharge (5–100 Hz) or myotonic discharge (20–80 Hz) reaches.
+        (C::Myokymic | C::MyokymicContinuous | C::Neuromyotonic, W::Complex) => 0.5,
+        (C::Doublet | C::Regular | C::Voluntary | C::Cramp, W::Complex) => 0.3,
         (C::ComplexRepetitive, W::Complex) => 1.0,
         (C::ComplexRepetitive, W::MotorUnit) => {
             if u.phases >= 5 {

@@ -244,12 +244,16 @@ pub(crate) fn episode(c: DischargeClass, f: &Features, units: usize, jitter_q: f
             opt(f.doublet_fraction, pct)
         ),
         _ => format!(
-            "{units} motor units fired together for {} at {range} each (median {}, {which} local interval CV {}); units joined a median {} after the first, starting at a median {}",
+            "{units} motor units fired together for {} at {range} each (median {}, {which} local interval CV {}); units joined a median {} after the first, {}",
             secs(f.duration_s),
             opt(f.rate_hz, hz),
             opt(f.jitter, |x| format!("{x:.2}")),
             opt(f.onset_spread_s, secs),
-            opt(f.first_rate_hz, hz)
+            match f.first_rate_hz {
+                Some(r) => format!("starting at a median {}", hz(r)),
+                None => "their recruitment rate unseen (firing from the recording's start)"
+                    .to_string(),
+            }
         ),
     }
 }

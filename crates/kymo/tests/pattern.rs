@@ -581,26 +581,31 @@ fn units_discharging_together_are_not_fasciculations() {
     );
 }
 
-/// Myokymic bursts of a polyphasic motor unit potential whose brief spikes make the
-/// waveform classes call it a complex (reinnervated units, as in radiation plexopathy)
-/// are still myokymic discharges: the grouped, semi-rhythmic firing decides, and complex
-/// repetitive discharges ask for machine-like regularity the bursts do not have.
-#[test]
-fn myokymic_bursts_of_a_polyphasic_unit_are_myokymic() {
-    let t = truth("myokymia-facial", 30.0, SEEDS[0]);
+/// F1 of `class` on scenario `name` (`seconds`, `seed`) with perfect sorting, every unit's
+/// waveform made a six-phase complex (a polyphasic motor unit potential of brief spikes).
+fn f1_with_complex_waveforms(name: &str, seconds: f64, seed: u64, class: DischargeClass) -> f64 {
+    let t = truth(name, seconds, seed);
     let mut inputs = perfect(&t);
     for u in &mut inputs[0].0 {
         u.waveform = WaveformClass::Complex;
         u.phases = 6;
     }
     let (_, rep) = analyse(&t, &inputs);
-    let f1 = rep
-        .discharges
+    rep.discharges
         .per_class
         .iter()
-        .find(|c| c.class == DischargeClass::Myokymic)
+        .find(|c| c.class == class)
         .and_then(|c| c.f1)
-        .unwrap_or(0.0);
+        .unwrap_or(0.0)
+}
+
+/// Myokymic bursts of a polyphasic motor unit potential whose brief spikes make the
+/// waveform classes call it a complex (reinnervated units, as in radiation plexopathy)
+/// are still myokymic discharges: the grouped, semi-rhythmic firing decides, and complex
+/// repetitive discharges ask for machine-like regularity the bursts do not have.
+#[test]
+fn myokymic_bursts_of_a_polyphasic_unit_are_myokymic() {
+    let f1 = f1_with_complex_waveforms("myokymia-facial", 30.0, SEEDS[0], DischargeClass::Myokymic);
     assert!(f1 >= 0.9, "myokymic F1 {f1:.3} with complex waveforms");
 }
 
@@ -611,20 +616,8 @@ fn myokymic_bursts_of_a_polyphasic_unit_are_myokymic() {
 #[test]
 fn neuromyotonic_discharges_of_a_polyphasic_unit_are_neuromyotonic() {
     for seed in SEEDS {
-        let t = truth("neuromyotonia", 120.0, seed);
-        let mut inputs = perfect(&t);
-        for u in &mut inputs[0].0 {
-            u.waveform = WaveformClass::Complex;
-            u.phases = 6;
-        }
-        let (_, rep) = analyse(&t, &inputs);
-        let f1 = rep
-            .discharges
-            .per_class
-            .iter()
-            .find(|c| c.class == DischargeClass::Neuromyotonic)
-            .and_then(|c| c.f1)
-            .unwrap_or(0.0);
+        let f1 =
+            f1_with_complex_waveforms("neuromyotonia", 120.0, seed, DischargeClass::Neuromyotonic);
         assert!(
             f1 >= 0.9,
             "seed {seed}: neuromyotonic F1 {f1:.3} with complex waveforms"

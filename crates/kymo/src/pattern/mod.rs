@@ -983,35 +983,25 @@ const DOUBLET_OF_MEDIAN: f64 = 0.5;
 /// (`fasciculation.contraction_tie_p`): it fires with the contractions (a unit the sorter
 /// took only a few potentials of), so its single discharges are not fasciculations.
 fn tied_to_contractions(
-    trains: &[Train],
+    units: &[Train],
     discharges: &[Discharge],
     recording_s: f64,
     cfg: &PatternConfig,
     engaged: &mut Vec<u32>,
 ) {
-    let mut spans: Vec<(f64, f64)> = discharges
-        .iter()
-        .filter(|d| matches!(d.class, DischargeClass::Voluntary | DischargeClass::Cramp))
-        .map(|d| (d.start_s, d.end_s))
-        .collect();
+    let spans = trains::merge_spans(
+        discharges
+            .iter()
+            .filter(|d| matches!(d.class, DischargeClass::Voluntary | DischargeClass::Cramp))
+            .map(|d| (d.start_s, d.end_s))
+            .collect(),
+    );
     if spans.is_empty() || recording_s <= 0.0 {
         return;
     }
-    spans.sort_by(|a, b| a.0.total_cmp(&b.0));
-    let mut merged: Vec<(f64, f64)> = Vec::with_capacity(spans.len());
-    for (a, b) in spans {
-        match merged.last_mut() {
-            Some(last) if a <= last.1 => last.1 = last.1.max(b),
-            _ => merged.push((a, b)),
-        }
-    }
-    let covered: f64 = merged.iter().map(|(a, b)| b - a).sum::<f64>() / recording_s;
-    let inside = |t: f64| {
-        let i = merged.partition_point(|s| s.1 < t);
-        merged.get(i).is_some_and(|s| s.0 <= t)
-    };
-    for tr in trains {
-        let k = tr.t.iter().filter(|&&t| inside(t)).count();
+    let covered: f64 = spans.iter().map(|(a, b)| b - a).sum::<f64>() / recording_s;
+    for tr in units {
+        let k = tr.t.iter().filter(|&&t| trains::inside(&spans, t)).count();
         let p = stats::binomial_upper_tail(tr.t.len(), k, covered.min(1.0));
         if p < cfg.fasciculation.contraction_tie_p {
             engaged.push(tr.unit.id);

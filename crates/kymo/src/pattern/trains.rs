@@ -113,6 +113,11 @@ pub(crate) fn merge_artefacts(
             diag.bad_artefacts += 1;
         }
     }
+    merge_spans(v)
+}
+
+/// `v` sorted by start with overlapping intervals merged.
+pub(crate) fn merge_spans(mut v: Vec<(f64, f64)>) -> Vec<(f64, f64)> {
     v.sort_by(|x, y| x.0.total_cmp(&y.0));
     let mut out: Vec<(f64, f64)> = Vec::with_capacity(v.len());
     for (a, b) in v {
@@ -125,7 +130,7 @@ pub(crate) fn merge_artefacts(
 }
 
 /// Whether `t` lies inside one of the merged `arts` (closed intervals).
-fn inside(arts: &[(f64, f64)], t: f64) -> bool {
+pub(crate) fn inside(arts: &[(f64, f64)], t: f64) -> bool {
     let k = arts.partition_point(|&(a, _)| a <= t);
     k > 0 && t <= arts[k - 1].1
 }

@@ -625,6 +625,23 @@ fn neuromyotonic_discharges_of_a_polyphasic_unit_are_neuromyotonic() {
     }
 }
 
+/// Units 0–2 contracting voluntarily over `span` (s): 9, 10.5 and 12 Hz, interval CV about
+/// 0.1.
+fn contraction(rng: &mut ChaCha8Rng, span: (f64, f64), pots: &mut Vec<PotentialInput>) {
+    for id in 0..3u32 {
+        let rate = 9.0 + id as f64 * 1.5;
+        let mut t = span.0 + rng.random::<f64>() / rate;
+        while t < span.1 {
+            pots.push(PotentialInput {
+                time_s: t,
+                unit: id,
+                amplitude_uv: 600.0,
+            });
+            t += (1.0 + 0.1 * (rng.random::<f64>() * 2.0 - 1.0) * 1.7) / rate;
+        }
+    }
+}
+
 /// A fasciculating unit one of whose single discharges falls during a voluntary
 /// contraction of other units takes part in that episode there, but it has not shown
 /// voluntary firing: its single discharges at rest are still fasciculations. A unit that
@@ -635,19 +652,8 @@ fn a_stray_single_inside_a_contraction_keeps_a_unit_fasciculating() {
     let mut rng = ChaCha8Rng::seed_from_u64(77);
     let units: Vec<UnitInput> = (0..4).map(motor_unit).collect();
     let mut pots = Vec::new();
-    // Units 0–2: a 10 s voluntary contraction at 9–12 Hz, interval CV about 0.1.
-    for id in 0..3u32 {
-        let rate = 9.0 + id as f64 * 1.5;
-        let mut t = 20.0 + rng.random::<f64>() / rate;
-        while t < 30.0 {
-            pots.push(PotentialInput {
-                time_s: t,
-                unit: id,
-                amplitude_uv: 600.0,
-            });
-            t += (1.0 + 0.1 * (rng.random::<f64>() * 2.0 - 1.0) * 1.7) / rate;
-        }
-    }
+    // Units 0–2: a 10 s voluntary contraction.
+    contraction(&mut rng, (20.0, 30.0), &mut pots);
     // Unit 3: single discharges every few seconds (brief: well under 1 Hz), one of them
     // during the contraction.
     let singles = [2.1, 7.9, 11.4, 16.0, 25.2, 34.7, 41.3, 47.8, 52.6, 58.9];
@@ -801,19 +807,8 @@ fn a_unit_firing_only_within_contractions_is_not_fasciculating() {
     let units: Vec<UnitInput> = (0..4).map(motor_unit).collect();
     let mut pots = Vec::new();
     let contractions = [(3.05, 6.96), (8.82, 12.73), (15.8, 20.27), (23.19, 27.92)];
-    for &(a, b) in &contractions {
-        for id in 0..3u32 {
-            let rate = 9.0 + id as f64 * 1.5;
-            let mut t = a + rng.random::<f64>() / rate;
-            while t < b {
-                pots.push(PotentialInput {
-                    time_s: t,
-                    unit: id,
-                    amplitude_uv: 600.0,
-                });
-                t += (1.0 + 0.1 * (rng.random::<f64>() * 2.0 - 1.0) * 1.7) / rate;
-            }
-        }
+    for span in contractions {
+        contraction(&mut rng, span, &mut pots);
     }
     let unit3 = [
         3.697, 4.173, 4.872, 5.883, 9.762, 10.147, 10.708, 10.82, 11.088, 11.336, 11.431, 16.672,

@@ -29,17 +29,16 @@ pub(crate) fn binomial_upper_tail(n: usize, k: usize, p: f64) -> f64 {
     if k > n || p <= 0.0 {
         return 0.0;
     }
-    // ln P(X = i) from ln P(X = 0) = n ln(1 − p), by the ratio of successive terms.
+    // ln P(X = i) from ln P(X = 0) = n ln(1 − p), by the ratio of successive terms:
+    // ln P(X = i + 1) − ln P(X = i).
     let (lp, lq) = (p.ln(), (-p).ln_1p());
-    let mut ln_pmf = n as f64 * lq;
-    for i in 0..k {
-        ln_pmf += ((n - i) as f64).ln() - ((i + 1) as f64).ln() + lp - lq;
-    }
-    let (mut sum, mut term) = (0.0f64, ln_pmf);
+    let step = |i: usize| ((n - i) as f64).ln() - ((i + 1) as f64).ln() + lp - lq;
+    let mut term = n as f64 * lq + (0..k).map(step).sum::<f64>();
+    let mut sum = 0.0f64;
     for i in k..=n {
         sum += term.exp();
         if i < n {
-            term += ((n - i) as f64).ln() - ((i + 1) as f64).ln() + lp - lq;
+            term += step(i);
         }
     }
     sum.min(1.0)

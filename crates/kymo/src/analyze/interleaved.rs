@@ -225,28 +225,50 @@ fn subharmonic(t: &[f64], chain: &[usize], cfg: &InterleaveConfig) -> bool {
     2 * halves >= chain.len() - 1
 }
 
-/// Joins chains (index lists into `t`) that follow one another in time at about the same
-/// interval: one fibre whose chain broke (a run of missed beats) and started again.
+/// Joins chains (index lists into `t`) that follow one another in time: one fibre whose
+/// chain broke (a run of missed beats) and started again. A chain joins an earlier group
+/// that ended before it starts when both run at about the same interval overall, or when
+/// its first intervals match the group's last ones: the brief's fibrillation trains "may
+/// slow gradually", and over minutes a slowing train's pieces differ in overall rate (kymo:
+/// a simulated positive sharp wave slowing from 6.5 to 1.8 Hz over 300 s broke into seven
+/// chains, each reported as a fibre of its own) while each break is a few seconds at one
+/// rate.
 fn join_sequential(
     mut found: Vec<Vec<usize>>,
     t: &[f64],
     cfg: &InterleaveConfig,
 ) -> Vec<Vec<usize>> {
-    let median_iv = |c: &[usize]| {
-        let mut iv: Vec<f64> = c.windows(2).map(|w| t[w[1]] - t[w[0]]).collect();
+    let median = |mut iv: Vec<f64>| {
         iv.sort_by(f64::total_cmp);
         iv[iv.len() / 2]
+    };
+    let intervals = |c: &[usize]| c.windows(2).map(|w| t[w[1]] - t[w[0]]).collect::<Vec<_>>();
+    let median_iv = |c: &[usize]| median(intervals(c));
+    // The median of a chain's first (or last) `JUNCTION_INTERVALS` intervals: its rate where
+    // it meets the neighbouring piece.
+    let first_iv = |c: &[usize]| {
+        let iv = intervals(c);
+        median(iv[..iv.len().min(JUNCTION_INTERVALS)].to_vec())
+    };
+    let last_iv = |c: &[usize]| {
+        let iv = intervals(c);
+        median(iv[iv.len().saturating_sub(JUNCTION_INTERVALS)..].to_vec())
     };
     found.sort_by(|a, b| t[a[0]].total_cmp(&t[b[0]]));
     let mut groups: Vec<Vec<usize>> = Vec::new();
     for c in found {
-        let p = median_iv(&c);
+        let (p, p_first) = (median_iv(&c), first_iv(&c));
         let start = t[c[0]];
+        let mismatch = |g: &Vec<usize>| {
+            let overall = (median_iv(g) - p).abs() / p;
+            let junction = (last_iv(g) - p_first).abs() / p_first;
+            overall.min(junction)
+        };
         let best = groups
             .iter()
             .enumerate()
             .filter(|(_, g)| t[g[g.len() - 1]] < start)
-            .map(|(i, g)| (i, (median_iv(g) - p).abs() / p))
+            .map(|(i, g)| (i, mismatch(g)))
             .filter(|&(_, d)| d <= 2.0 * cfg.tolerance)
             .min_by(|a, b| a.1.total_cmp(&b.1));
         match best {
@@ -257,6 +279,10 @@ fn join_sequential(
     groups.sort_by_key(|c| std::cmp::Reverse(c.len()));
     groups
 }
+
+/// Intervals at each end of a chain that give its rate where it meets the next piece
+/// (kymo: enough for a median robust to one missed beat, few enough to be local).
+const JUNCTION_INTERVALS: usize = 5;
 
 /// The regular trains (index lists into `t`, the unit's sorted potential times, largest
 /// first) that a unit splits into, and how many potentials fall in none; `None` when it
@@ -451,6 +477,38 @@ mod tests {
         };
         let (trains, _) = interleaved_trains(&t, &lenient).unwrap();
         assert!(trains.len() >= 2, "{}", trains.len());
+    }
+
+    /// A regular train whose interval grows linearly from `first` to `last` seconds over
+    /// `n` beats, with `drop` consecutive beats missing every `every` beats (the sorter's
+    /// misses), and a few per cent of jitter.
+    fn slowing(first: f64, last: f64, n: usize, every: usize, drop: usize) -> Vec<f64> {
+        let mut t = Vec::new();
+        let mut x = 0.0;
+        for i in 0..n {
+            if i % every >= drop {
+                t.push(x);
+            }
+            let iv = first + (last - first) * i as f64 / n as f64;
+            x += iv * (1.0 + 0.02 * ((i * 7919 % 13) as f64 / 13.0 - 0.5));
+        }
+        t
+    }
+
+    #[test]
+    fn a_slowing_fibre_whose_chains_break_stays_one_train() {
+        // A positive sharp wave slowing from 6.5 to 2 Hz over about four minutes, four beats
+        // missed every 150: each break ends a chain, and the pieces differ in overall rate.
+        let t = slowing(0.154, 0.5, 900, 150, 4);
+        assert!(interleaved_trains(&t, &InterleaveConfig::default()).is_none());
+        // Interleaved with a second fibre, the unit splits into those two trains, not into
+        // the slowing fibre's pieces.
+        let mut two = t.clone();
+        two.extend(regular(0.05, 0.23, 1100, 0.004));
+        two.sort_by(f64::total_cmp);
+        let (trains, _) = interleaved_trains(&two, &InterleaveConfig::default()).unwrap();
+        let sizes: Vec<usize> = trains.iter().map(Vec::len).collect();
+        assert_eq!(sizes.len(), 2, "{sizes:?}");
     }
 
     #[test]

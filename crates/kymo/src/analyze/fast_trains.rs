@@ -5,13 +5,19 @@
 //! piece then fires irregularly (it holds every second or third beat), which the pattern
 //! stage reads as unclassified activity or, several pieces together, as a cramp.
 //!
-//! The pieces give themselves away by rhythm: their potentials alternate, never coincide,
-//! and together form one regular fast train. Two motor units that both fire fast (a cramp,
-//! brief: many units at up to 150 Hz) do not: the union of two independent trains is
-//! irregular, and their potentials coincide now and then. So two motor units are merged
-//! when, over the time both fire, the union of their trains is fast (median interval at
-//! most `1 / min_rate_hz`), regular (median CV2 at most `max_union_cv2`) and more regular
-//! than the more irregular piece, with hardly any two potentials closer than
+//! The sorter may also cut a discharge by its waning amplitude: one piece holds the first
+//! and last beats of each discharge, the other its middle, the two taking turns for a few
+//! beats at each handover.
+//!
+//! The pieces give themselves away by rhythm: their potentials alternate or take turns,
+//! never coincide, and together form one regular fast train. Two motor units that both
+//! fire fast (a cramp, brief: many units at up to 150 Hz) do not: the union of two
+//! independent trains is irregular, and their potentials coincide now and then. So two motor units (simple or
+//! polyphasic) are merged when, over the time both fire, the union of their trains is fast
+//! (median interval at most `1 / min_rate_hz`), regular (median CV2 at most
+//! `max_union_cv2`) and either more regular than the more irregular piece (alternating
+//! pieces) or made of runs of each piece (handing over: two regular units in antiphase
+//! change at every beat instead), with hardly any two potentials closer than
 //! `min_interval_ms`, and most of each piece's potentials lie inside that fast train.
 
 use serde::{Deserialize, Serialize};
@@ -129,8 +135,17 @@ fn pieces_of_one_train(a: &[f64], b: &[f64], cfg: &FastTrainConfig) -> bool {
     if a.len() < cfg.min_potentials || b.len() < cfg.min_potentials {
         return false;
     }
-    let mut union: Vec<f64> = a.iter().chain(&b).copied().collect();
-    union.sort_by(f64::total_cmp);
+    let mut labelled: Vec<(f64, bool)> = a
+        .iter()
+        .map(|&x| (x, true))
+        .chain(b.iter().map(|&x| (x, false)))
+        .collect();
+    labelled.sort_by(|x, y| x.0.total_cmp(&y.0));
+    let union: Vec<f64> = labelled.iter().map(|p| p.0).collect();
+    // Pieces that take turns in runs (the waning discharge's first and last beats one
+    // piece, its middle the other) rather than beat by beat.
+    let switches = labelled.windows(2).filter(|w| w[0].1 != w[1].1).count();
+    let handover = (switches as f64) <= MAX_HANDOVER_SWITCHES * a.len().min(b.len()) as f64;
     let close = union
         .windows(2)
         .filter(|w| w[1] - w[0] < cfg.min_interval_ms * 1e-3)
@@ -145,7 +160,7 @@ fn pieces_of_one_train(a: &[f64], b: &[f64], cfg: &FastTrainConfig) -> bool {
     };
     if !(iu * cfg.min_rate_hz <= 1.0
         && cu <= cfg.max_union_cv2
-        && cu <= cfg.max_cv2_ratio * ca.max(cb))
+        && (handover || cu <= cfg.max_cv2_ratio * ca.max(cb)))
     {
         return false;
     }
@@ -169,6 +184,14 @@ fn pieces_of_one_train(a: &[f64], b: &[f64], cfg: &FastTrainConfig) -> bool {
     embedded(whole_a) && embedded(whole_b)
 }
 
+/// Most changes from one piece to the other along the union train, per potential of the
+/// smaller piece, for pieces that hand over in runs rather than alternate beat by beat
+/// (kymo: two regular units firing in antiphase change at every beat, two changes per
+/// potential of the smaller; a simulated neuromyotonic unit cut by its waning amplitude
+/// into a start-and-end piece and a middle piece changed 0.38 per potential, the pieces
+/// taking turns for a few beats at each handover).
+const MAX_HANDOVER_SWITCHES: f64 = 1.0;
+
 /// A potential lies inside the union train when both its intervals there are at most this
 /// many of the union's median interval (one missed beat either side).
 const EMBEDDED_INTERVALS: f64 = 2.5;
@@ -186,7 +209,14 @@ pub(crate) fn merge_pieces(
     }
     loop {
         let t = super::complexes::trains(units, potentials);
-        let motor = |k: usize| units[k].measured.class == WaveformClass::MotorUnit;
+        // Motor unit potentials, simple or polyphasic (a neuromyotonic discharge may come
+        // from a polyphasic unit, and its pieces then measure as complex).
+        let motor = |k: usize| {
+            matches!(
+                units[k].measured.class,
+                WaveformClass::MotorUnit | WaveformClass::Complex
+            )
+        };
         let pair = (0..units.len())
             .flat_map(|a| (0..units.len()).map(move |b| (a, b)))
             .filter(|&(a, b)| a != b && t[a].len() >= t[b].len() && motor(a) && motor(b))
@@ -203,7 +233,7 @@ pub(crate) fn merge_pieces(
         units[a].measured.n_spikes = n;
         units.remove(b);
         notes.push(format!(
-            "units {ida} and {idb} alternate in one regular train faster than {:.0} Hz (pieces of one unit whose overlapping potentials the sorter told apart): reported as unit {ida}",
+            "units {ida} and {idb} together fire one regular train faster than {:.0} Hz (pieces of one unit that the sorter told apart by its overlapping or waning potentials): reported as unit {ida}",
             cfg.min_rate_hz
         ));
     }
@@ -259,6 +289,51 @@ mod tests {
         let slow = train(1.0, 40.0, 200);
         let a: Vec<f64> = slow.iter().copied().step_by(2).collect();
         let b: Vec<f64> = slow.iter().copied().skip(1).step_by(2).collect();
+        assert!(!pieces_of_one_train(&a, &b, &cfg));
+    }
+    /// A train at about `hz` from `t0` for `n` beats whose intervals vary by up to ±`jitter`
+    /// (relative) from a fixed pseudo-random sequence.
+    fn jittered(t0: f64, hz: f64, n: usize, jitter: f64, seed: u64) -> Vec<f64> {
+        let mut s = seed;
+        let mut x = t0;
+        (0..n)
+            .map(|_| {
+                let at = x;
+                s = s
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                let u = (s >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0;
+                x += (1.0 + jitter * u) / hz;
+                at
+            })
+            .collect()
+    }
+
+    #[test]
+    fn pieces_that_take_turns_in_each_discharge_are_one_train() {
+        // Ten discharges of 1.5 s at 220 Hz (intervals ±5 %), 2 s apart; the sorter cut
+        // each by its waning amplitude: the first and last 60 beats are one piece, the
+        // middle the other, the two alternating for six beats at each handover. Each piece
+        // is as regular as the whole.
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        for d in 0..10 {
+            let beats = jittered(1.0 + 2.0 * d as f64, 220.0, 330, 0.05, d + 1);
+            for (k, &x) in beats.iter().enumerate() {
+                let edge = !(60..270).contains(&k);
+                let handover = (57..63).contains(&k) || (267..273).contains(&k);
+                if edge != (handover && k % 2 == 0) {
+                    a.push(x);
+                } else {
+                    b.push(x);
+                }
+            }
+        }
+        let cfg = FastTrainConfig::default();
+        assert!(pieces_of_one_train(&b, &a, &cfg));
+        // Two regular units at 110 Hz firing in antiphase make a regular 220 Hz union too,
+        // but change at every beat: two units, not one train.
+        let a = jittered(1.0, 110.0, 300, 0.05, 7);
+        let b: Vec<f64> = a.iter().map(|x| x + 0.5 / 110.0).collect();
         assert!(!pieces_of_one_train(&a, &b, &cfg));
     }
 }

@@ -35,9 +35,10 @@
 //! marks whichever of its spikes is largest), and potentials recovered in each unit's
 //! rhythm ([`RecoverConfig`]). Over the whole channel:
 //! runs faster than any unit fires become artefacts, one-phase templates are dropped,
-//! time-locked units become one complex ([`ComplexConfig`]), motor units alternating in one
-//! regular fast train become one unit ([`FastTrainConfig`]), and single-fibre units holding
-//! several interleaved regular trains are split by rhythm ([`InterleaveConfig`]).
+//! time-locked units become one complex ([`ComplexConfig`]), motor units that together
+//! fire one regular fast train (alternating, or taking turns) become one unit
+//! ([`FastTrainConfig`]), and single-fibre units holding several interleaved regular trains
+//! are split by rhythm ([`InterleaveConfig`]).
 
 mod complexes;
 mod fast_trains;

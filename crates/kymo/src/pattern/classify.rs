@@ -306,6 +306,13 @@ fn waning_membership(t: Option<Trend>, sc: &ScoringConfig) -> f64 {
     }
 }
 
+/// The size of the rate's fitted trend per second of the segment, as a fraction of the
+/// mean rate; `None` without a trend or a duration.
+fn rate_change_per_s(f: &Features) -> Option<f64> {
+    let t = f.rate_trend?;
+    (f.duration_s > 0.0).then(|| t.change.abs() / f.duration_s)
+}
+
 /// The smaller of the onset and offset ratios (how abrupt the discharge starts and stops).
 fn abruptness(f: &Features) -> Option<f64> {
     match (f.onset_ratio, f.offset_ratio) {
@@ -552,6 +559,16 @@ pub(crate) fn score_segment(f: &Features, u: &UnitInput, cfg: &PatternConfig) ->
         r.range("rate (Hz)", f.rate_hz, c.rate_hz[0], c.rate_hz[1], true);
         r.at_most("interval jitter", f.jitter, c.max_jitter, true);
         r.at_least("potentials", Some(n), c.min_potentials, true);
+        // A rate that changes within seconds is not a train that slows gradually (the
+        // slow end of a myotonic discharge); without a fitted trend there is no evidence.
+        if let Some(v) = rate_change_per_s(f) {
+            r.at_most(
+                "rate change per second",
+                Some(v),
+                c.max_rate_change_per_s,
+                true,
+            );
+        }
         r.range(
             "potential duration (ms)",
             Some(u.duration_ms as f64),
@@ -991,5 +1008,37 @@ mod tests {
         assert!(s
             .iter()
             .all(|c| c.class != DischargeClass::Cramp || c.score == 0.0));
+    }
+    #[test]
+    fn a_train_whose_rate_falls_within_a_second_is_no_fibrillation() {
+        use super::super::features::SegmentKind as K;
+        let cfg = PatternConfig::default();
+        // The slow end of a myotonic discharge (myotonia seed 25): 16 regular potentials of
+        // one fibre at 14 Hz over 1.1 s, the rate falling by 93 % of its mean.
+        let mut f = Features::empty(K::Run, WaveformClass::SingleFibre);
+        f.n_potentials = 16;
+        f.duration_s = 1.1;
+        f.rate_hz = Some(13.7);
+        f.jitter = Some(0.03);
+        f.isi_cv = Some(0.3);
+        f.isi_cv_robust = Some(0.05);
+        f.rate_trend = Some(super::super::features::TrendFit {
+            shape: super::super::features::Trend::Waning,
+            change: -0.93,
+        });
+        let u = unit(WaveformClass::SingleFibre, true);
+        let top = |f: &Features| score_segment(f, &u, &cfg)[0].clone();
+        assert_ne!(top(&f).class, DischargeClass::Fibrillation);
+        // The same change over 30 s is a fibrillating fibre slowing gradually.
+        f.n_potentials = 300;
+        f.duration_s = 30.0;
+        f.rate_hz = Some(10.0);
+        let t = top(&f);
+        assert_eq!(t.class, DischargeClass::Fibrillation);
+        // Without a fitted trend (a short train) the rule says nothing.
+        f.rate_trend = None;
+        f.n_potentials = 4;
+        f.duration_s = 0.3;
+        assert_eq!(top(&f).class, DischargeClass::Fibrillation);
     }
 }

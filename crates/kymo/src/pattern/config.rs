@@ -560,6 +560,14 @@ pub struct FibrillationRule {
     pub fibrillation_duration_ms: Range,
     /// Positive sharp wave duration, ms (supporting). Default [10, 100] (brief).
     pub psw_duration_ms: Range,
+    /// Largest change of the rate per second of the train, as a fraction of its mean rate
+    /// (the fitted rate trend's size over the train's duration; applied when a trend was
+    /// fitted). Default 0.3 (brief: fibrillation trains are regular and "may slow
+    /// gradually", while a myotonic discharge's rate waxes and wanes within seconds; kymo:
+    /// the simulated fibrillation and positive sharp wave trains correctly called in seeds
+    /// 11–40 changed by at most 0.11 per second, the slow ends of myotonic discharges called
+    /// fibrillation by 0.70–0.85).
+    pub max_rate_change_per_s: f64,
 }
 
 impl Default for FibrillationRule {
@@ -570,6 +578,7 @@ impl Default for FibrillationRule {
             min_potentials: 3.0,
             fibrillation_duration_ms: [1.0, 5.0],
             psw_duration_ms: [10.0, 100.0],
+            max_rate_change_per_s: 0.3,
         }
     }
 }
@@ -1043,6 +1052,10 @@ impl PatternConfig {
             f.fibrillation_duration_ms,
         )?;
         Check::range("fibrillation.psw_duration_ms", f.psw_duration_ms)?;
+        Check::positive(
+            "fibrillation.max_rate_change_per_s",
+            f.max_rate_change_per_s,
+        )?;
 
         let m = &self.myotonic;
         Check::range("myotonic.rate_hz", m.rate_hz)?;

@@ -51,6 +51,9 @@ pub struct InterleaveConfig {
     /// discharge's waxing and waning rate, a dense motor unit — and its few chains are
     /// runs that line up by chance; kymo).
     pub min_chained_share: f64,
+    /// Merge into a fibre's unit a smaller unit whose potentials sit on the missing beats
+    /// of the fibre's regular train (default true; see [`merge_gap_fillers`]).
+    pub fill_gaps: bool,
 }
 
 impl Default for InterleaveConfig {
@@ -63,6 +66,7 @@ impl Default for InterleaveConfig {
             rate_hz: [0.5, 20.0],
             regular_cv: 0.2,
             min_chained_share: 0.5,
+            fill_gaps: true,
         }
     }
 }
@@ -391,6 +395,119 @@ pub(crate) fn split_interleaved(
     notes
 }
 
+/// Whether the potentials of `b` (sorted times) fill gaps of the regular train `a`: `a`
+/// regular (median CV2 at most [`MAX_FILL_TRAIN_CV2`]), and at least
+/// [`MIN_FILL_POTENTIALS`] of `b`, nearly all of them, inside `a`'s span and on its beats:
+/// in the union of the two trains, each is a whole number of `a`'s periods (one to
+/// `max_missed` + 1, within `tolerance` per period) from the potentials before and after it.
+fn fills_gaps(a: &[f64], b: &[f64], cfg: &InterleaveConfig) -> bool {
+    if b.len() < MIN_FILL_POTENTIALS || a.len() < 2 * b.len() {
+        return false;
+    }
+    let iv: Vec<f64> = a.windows(2).map(|w| w[1] - w[0]).collect();
+    let mut cv2 = crate::pattern::stats::cv2_values(&iv);
+    if cv2.is_empty() {
+        return false;
+    }
+    cv2.sort_by(f64::total_cmp);
+    if cv2[cv2.len() / 2] > MAX_FILL_TRAIN_CV2 {
+        return false;
+    }
+    let mut union: Vec<f64> = a.iter().chain(b).copied().collect();
+    union.sort_by(f64::total_cmp);
+    let most_beats = (cfg.max_missed + 1) as f64;
+    let on_beats = |d: f64, period: f64| {
+        let n = (d / period).round();
+        n >= 1.0 && n <= most_beats && (d / period - n).abs() <= cfg.tolerance * n
+    };
+    let fitting = b
+        .iter()
+        .filter(|&&x| {
+            let k = a.partition_point(|&v| v < x);
+            if k == 0 || k >= a.len() {
+                return false;
+            }
+            // `a`'s period around x: a low quantile of its nearby intervals, which the
+            // gaps `b` fills lengthen.
+            let mut local: Vec<f64> = iv[k.saturating_sub(FILL_PERIOD_INTERVALS)
+                ..(k + FILL_PERIOD_INTERVALS).min(iv.len())]
+                .to_vec();
+            local.sort_by(f64::total_cmp);
+            let period = local[local.len() / 4];
+            let j = union.partition_point(|&v| v < x);
+            let (Some(&before), Some(&after)) =
+                (j.checked_sub(1).map(|i| &union[i]), union.get(j + 1))
+            else {
+                return false;
+            };
+            on_beats(x - before, period) && on_beats(after - x, period)
+        })
+        .count();
+    fitting as f64 >= MIN_FILL_SHARE * b.len() as f64
+}
+
+/// Intervals of the filled train on each side of a potential that give its period there
+/// (kymo).
+const FILL_PERIOD_INTERVALS: usize = 10;
+
+/// Fewest potentials of a unit that fills another's gaps (kymo: below this a few
+/// potentials can sit on the beats of a regular train by chance).
+const MIN_FILL_POTENTIALS: usize = 5;
+
+/// Least share of the unit's potentials that must sit on beats missing from the other
+/// unit's train (kymo).
+const MIN_FILL_SHARE: f64 = 0.9;
+
+/// Most median CV2 of the train whose gaps are filled: a fibre's regular firing (brief:
+/// fibrillation trains are regular; the simulator's jitter is 2 %; kymo).
+const MAX_FILL_TRAIN_CV2: f64 = 0.1;
+
+/// Merges into a single-fibre or positive-sharp-wave unit any smaller unit whose
+/// potentials fill the gaps of its regular train, on the train's beats: the same fibre,
+/// some of whose potentials the sorter gave another template (a positive sharp wave cut
+/// short and measured as a motor unit potential; kymo: fibrillations seed 33, where such a
+/// piece of 27 potentials read as myokymic bursts and fasciculations). Returns a sentence
+/// per merge.
+pub(crate) fn merge_gap_fillers(
+    units: &mut Vec<UnitReport>,
+    potentials: &mut [PotentialInput],
+    cfg: &InterleaveConfig,
+) -> Vec<String> {
+    let mut notes = Vec::new();
+    if !(cfg.enabled && cfg.fill_gaps) {
+        return notes;
+    }
+    loop {
+        let t = super::complexes::trains(units, potentials);
+        let fibre = |k: usize| {
+            matches!(
+                units[k].measured.class,
+                WaveformClass::SingleFibre | WaveformClass::PositiveSharpWave
+            )
+        };
+        let pair = (0..units.len())
+            .flat_map(|a| (0..units.len()).map(move |b| (a, b)))
+            .filter(|&(a, b)| a != b && fibre(a))
+            .find(|&(a, b)| fills_gaps(&t[a], &t[b], cfg));
+        let Some((a, b)) = pair else {
+            break;
+        };
+        let (ida, idb) = (units[a].id(), units[b].id());
+        for p in potentials.iter_mut().filter(|p| p.unit == idb) {
+            p.unit = ida;
+        }
+        let n = t[a].len() + t[b].len();
+        units[a].n_potentials = n;
+        units[a].measured.n_spikes = n;
+        units.remove(b);
+        notes.push(format!(
+            "unit {idb} ({} potentials) fires on the missing beats of unit {ida}'s regular train: one fibre, reported as unit {ida}",
+            t[b].len()
+        ));
+    }
+    notes
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -523,5 +640,23 @@ mod tests {
         }
         let found = chain_lengths(&t);
         assert!(found.is_empty(), "{found:?}");
+    }
+    #[test]
+    fn a_unit_on_the_missing_beats_of_a_regular_train_is_the_same_fibre() {
+        // A positive sharp wave at 10 Hz for 30 s; three runs of its beats (12, 3 and 7)
+        // were sorted into another unit.
+        let whole = regular(0.05, 0.1, 300, 0.002);
+        let taken =
+            |k: usize| (90..102).contains(&k) || (150..153).contains(&k) || (250..257).contains(&k);
+        let a: Vec<f64> = (0..300).filter(|&k| !taken(k)).map(|k| whole[k]).collect();
+        let b: Vec<f64> = (0..300).filter(|&k| taken(k)).map(|k| whole[k]).collect();
+        let cfg = InterleaveConfig::default();
+        assert!(fills_gaps(&a, &b, &cfg));
+        // The same potentials half a period late sit between the beats: another fibre.
+        let late: Vec<f64> = b.iter().map(|x| x + 0.05).collect();
+        assert!(!fills_gaps(&whole, &late, &cfg));
+        // Nor does an irregular unit firing during the train.
+        let irregular: Vec<f64> = irregular(20, 1.0).iter().map(|x| x + 2.0).collect();
+        assert!(!fills_gaps(&a, &irregular, &cfg));
     }
 }

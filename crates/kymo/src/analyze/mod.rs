@@ -730,6 +730,11 @@ pub fn analyze_channel(
         &mut potentials,
         &user.fast_trains,
     ));
+    warnings.extend(interleaved::merge_gap_fillers(
+        &mut units,
+        &mut potentials,
+        &user.interleave,
+    ));
     warnings.extend(interleaved::split_interleaved(
         &mut units,
         &mut potentials,

@@ -37,8 +37,9 @@
 //! runs faster than any unit fires become artefacts, one-phase templates are dropped,
 //! time-locked units become one complex ([`ComplexConfig`]), motor units that together
 //! fire one regular fast train (alternating, or taking turns) become one unit
-//! ([`FastTrainConfig`]), and single-fibre units holding several interleaved regular trains
-//! are split by rhythm ([`InterleaveConfig`]).
+//! ([`FastTrainConfig`]), a unit firing on the missing beats of a fibre's regular train
+//! joins the fibre, and single-fibre units holding several interleaved regular trains are
+//! split by rhythm ([`InterleaveConfig`]).
 
 mod complexes;
 mod fast_trains;

@@ -74,6 +74,26 @@ pub(super) fn trains(units: &[UnitReport], potentials: &[PotentialInput]) -> Vec
     t
 }
 
+/// Merges unit `b` into unit `a` (indices into `units`) whose trains hold `n` potentials
+/// together: `b`'s potentials take `a`'s id, `a` counts them, `b` is removed. Returns the
+/// two ids.
+pub(super) fn absorb(
+    units: &mut Vec<UnitReport>,
+    potentials: &mut [PotentialInput],
+    a: usize,
+    b: usize,
+    n: usize,
+) -> (u32, u32) {
+    let (ida, idb) = (units[a].id(), units[b].id());
+    for p in potentials.iter_mut().filter(|p| p.unit == idb) {
+        p.unit = ida;
+    }
+    units[a].n_potentials = n;
+    units[a].measured.n_spikes = n;
+    units.remove(b);
+    (ida, idb)
+}
+
 /// The lag at which `b`'s potentials sit from `a`'s, and the share of `b` within `tol` of
 /// it: the densest lag (the window of `2·tol` holding the most lags, its median) over every
 /// pair within `max_lag`, not only each `b`'s nearest `a`. In a complex repetitive

@@ -99,7 +99,7 @@ impl FastTrainConfig {
 
 /// Median CV2 (`2·|I₂ − I₁| / (I₂ + I₁)` of consecutive intervals) of sorted times, and
 /// the median interval; `None` below 3 intervals.
-fn median_cv2(t: &[f64]) -> Option<(f64, f64)> {
+pub(super) fn median_cv2(t: &[f64]) -> Option<(f64, f64)> {
     if t.len() < 4 {
         return None;
     }
@@ -224,14 +224,7 @@ pub(crate) fn merge_pieces(
         let Some((a, b)) = pair else {
             break;
         };
-        let (ida, idb) = (units[a].id(), units[b].id());
-        for p in potentials.iter_mut().filter(|p| p.unit == idb) {
-            p.unit = ida;
-        }
-        let n = t[a].len() + t[b].len();
-        units[a].n_potentials = n;
-        units[a].measured.n_spikes = n;
-        units.remove(b);
+        let (ida, idb) = super::complexes::absorb(units, potentials, a, b, t[a].len() + t[b].len());
         notes.push(format!(
             "units {ida} and {idb} together fire one regular train faster than {:.0} Hz (pieces of one unit that the sorter told apart by its overlapping or waning potentials): reported as unit {ida}",
             cfg.min_rate_hz

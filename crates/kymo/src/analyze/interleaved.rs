@@ -404,15 +404,10 @@ fn fills_gaps(a: &[f64], b: &[f64], cfg: &InterleaveConfig) -> bool {
     if b.len() < MIN_FILL_POTENTIALS || a.len() < 2 * b.len() {
         return false;
     }
+    if super::fast_trains::median_cv2(a).is_none_or(|(cv2, _)| cv2 > MAX_FILL_TRAIN_CV2) {
+        return false;
+    }
     let iv: Vec<f64> = a.windows(2).map(|w| w[1] - w[0]).collect();
-    let mut cv2 = crate::pattern::stats::cv2_values(&iv);
-    if cv2.is_empty() {
-        return false;
-    }
-    cv2.sort_by(f64::total_cmp);
-    if cv2[cv2.len() / 2] > MAX_FILL_TRAIN_CV2 {
-        return false;
-    }
     let mut union: Vec<f64> = a.iter().chain(b).copied().collect();
     union.sort_by(f64::total_cmp);
     let most_beats = (cfg.max_missed + 1) as f64;
@@ -492,14 +487,7 @@ pub(crate) fn merge_gap_fillers(
         let Some((a, b)) = pair else {
             break;
         };
-        let (ida, idb) = (units[a].id(), units[b].id());
-        for p in potentials.iter_mut().filter(|p| p.unit == idb) {
-            p.unit = ida;
-        }
-        let n = t[a].len() + t[b].len();
-        units[a].n_potentials = n;
-        units[a].measured.n_spikes = n;
-        units.remove(b);
+        let (ida, idb) = super::complexes::absorb(units, potentials, a, b, t[a].len() + t[b].len());
         notes.push(format!(
             "unit {idb} ({} potentials) fires on the missing beats of unit {ida}'s regular train: one fibre, reported as unit {ida}",
             t[b].len()

@@ -40,8 +40,10 @@
 //! myokymic vs doublet — intraburst rate 5–60 Hz and a regular recurrence vs intervals of
 //! 2–20 ms in irregularly recurring groups; continuous myokymia vs regular vs voluntary —
 //! repeated waxing and waning of rate or amplitude vs a steady rate with CV ≤ 0.1 vs
-//! jitter 0.1–0.3 in several units; myotonic vs myokymic — single-fibre vs motor unit
-//! waveform; neuromyotonic vs cramp vs complex repetitive — 150–300 Hz in one unit vs
+//! jitter 0.1–0.3 in several units; voluntary vs cramp — regular units recruited at 5–7 Hz
+//! vs irregular units firing faster from the start (the cramp rule requires a median first
+//! interval above `cramp.min_first_rate_hz`); myotonic vs myokymic — single-fibre vs motor
+//! unit waveform; neuromyotonic vs cramp vs complex repetitive — 150–300 Hz in one unit vs
 //! many irregular units vs jitter below 1 %; fibrillation vs endplate spike — regular and
 //! initially positive vs irregular and initially negative.
 
@@ -674,6 +676,14 @@ pub(crate) fn score_episode(f: &Features, e: EpisodeStats, cfg: &PatternConfig) 
             c.unit_cv[1],
             true,
         );
+        if c.min_first_rate_hz > 0.0 {
+            r.at_least(
+                "units' rate at recruitment (median first interval, Hz)",
+                f.first_rate_hz,
+                c.min_first_rate_hz,
+                true,
+            );
+        }
         r.at_most(
             "share of units waxing and waning",
             f.waxing_waning_share,
@@ -1009,6 +1019,38 @@ mod tests {
             .iter()
             .all(|c| c.class != DischargeClass::Cramp || c.score == 0.0));
     }
+    /// A contraction sorted badly enough to look irregular (jitter 0.42, a cramp's) still
+    /// recruits its units at 5–7 Hz; a cramp's units fire faster from its start (Ross &
+    /// Thomas 1995). Without the recruitment rate the cramp keeps a reduced score.
+    #[test]
+    fn irregular_units_recruited_at_voluntary_rates_are_no_cramp() {
+        use super::super::features::SegmentKind as K;
+        let cfg = PatternConfig::default();
+        let mut f = Features::empty(K::Episode, WaveformClass::MotorUnit);
+        f.rate_hz = Some(14.0);
+        f.jitter = Some(0.42);
+        f.waxing_waning_share = Some(0.0);
+        let cramp = |f: &Features| {
+            score_episode(f, EpisodeStats { units: 5 }, &cfg)
+                .into_iter()
+                .find(|c| c.class == DischargeClass::Cramp)
+                .map_or(0.0, |c| c.score)
+        };
+        f.first_rate_hz = Some(15.0);
+        assert!(cramp(&f) > 0.9, "{}", cramp(&f));
+        f.first_rate_hz = Some(5.5);
+        assert!(cramp(&f) < cfg.scoring.min_score, "{}", cramp(&f));
+        f.first_rate_hz = None;
+        let unknown = cramp(&f);
+        assert!(unknown >= cfg.scoring.min_score && unknown <= cfg.scoring.unknown);
+        // Off: the recruitment rate does not count.
+        let mut off = cfg.clone();
+        off.cramp.min_first_rate_hz = 0.0;
+        f.first_rate_hz = Some(5.5);
+        let s = score_episode(&f, EpisodeStats { units: 5 }, &off);
+        assert_eq!(s[0].class, DischargeClass::Cramp);
+    }
+
     #[test]
     fn a_train_whose_rate_falls_within_a_second_is_no_fibrillation() {
         use super::super::features::SegmentKind as K;

@@ -646,6 +646,14 @@ pub struct CrampRule {
     /// Median per-unit local interval jitter (median CV2, doublet intervals excluded).
     /// Default [0.3, 0.8] (brief: interval CV ~45 %).
     pub unit_cv: Range,
+    /// Lowest median rate of the units' first interval in the episode, Hz (required; an
+    /// episode whose units were all firing before it began has no such rate and gets the
+    /// `scoring.unknown` credit; 0 turns the criterion off). Default 8 (Ross & Thomas 1995, "Human motor unit activity
+    /// during induced muscle cramp", Brain 118:983–993: motor units fire faster during
+    /// cramp than in voluntary contraction from its start; voluntary units are recruited
+    /// at about 5–7 Hz, brief. kymo: a contraction sorted badly enough to look irregular
+    /// still starts its units at 5–7 Hz; see the README).
+    pub min_first_rate_hz: f64,
 }
 
 impl Default for CrampRule {
@@ -654,6 +662,7 @@ impl Default for CrampRule {
             min_units: 3.0,
             unit_rate_hz: [5.0, 30.0],
             unit_cv: [0.3, 0.8],
+            min_first_rate_hz: 8.0,
         }
     }
 }
@@ -1072,6 +1081,7 @@ impl PatternConfig {
         Check::positive("cramp.min_units", c.min_units)?;
         Check::range("cramp.unit_rate_hz", c.unit_rate_hz)?;
         Check::range("cramp.unit_cv", c.unit_cv)?;
+        Check::non_negative("cramp.min_first_rate_hz", c.min_first_rate_hz)?;
 
         let v = &self.voluntary;
         Check::range("voluntary.unit_rate_hz", v.unit_rate_hz)?;

@@ -24,6 +24,10 @@
 //! potential (time, unit, amplitude: 16 bytes) for the pattern stages, which need whole
 //! trains; that grows with the number of potentials (a few MB per channel-hour), never with
 //! the number of samples. Channels run in parallel with rayon, each with its own reader.
+//! When there are fewer channels than threads, a closed chunk is sorted by another thread
+//! while the next one is read, filtered and searched (at most two chunks per channel are
+//! held then), and is linked once the chunk before it is: the result is the same as
+//! sorting the chunks in turn.
 //!
 //! # Between sorting and the pattern stages
 //!
@@ -49,6 +53,7 @@ mod realign;
 mod recover;
 
 use std::path::Path;
+use std::sync::{Arc, Mutex};
 
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -501,6 +506,8 @@ pub fn analyze_file(
             None => io::open(path, &opts),
         })
         .collect::<Result<_>>()?;
+    // Fewer channels than threads: each channel also sorts in the background.
+    let pipeline = list.len() < rayon::current_num_threads();
     let results: Vec<Result<ChannelAnalysis>> = readers
         .into_par_iter()
         .zip(list.par_iter())
@@ -508,7 +515,7 @@ pub fn analyze_file(
             let info = ChannelInfo::from_header(&header, c).ok_or_else(|| {
                 Error::config(format!("{}: channel {} does not exist", path.display(), c))
             })?;
-            analyze_channel(&info, &valid, progress, |start, buf| {
+            analyze_channel_with(&info, &valid, progress, pipeline, |start, buf| {
                 reader.read(c, start, buf)
             })
         })
@@ -557,12 +564,74 @@ struct Chunk {
     sigmas: Vec<f32>,
 }
 
+impl Chunk {
+    fn starting_at(first_sample: u64) -> Chunk {
+        Chunk {
+            filtered: Vec::new(),
+            waveforms: Vec::new(),
+            samples: Vec::new(),
+            first_sample,
+            sigmas: Vec::new(),
+        }
+    }
+}
+
+/// A chunk being sorted by another thread of the pool.
+struct Background {
+    done: Arc<Mutex<Option<std::thread::Result<Result<SortedChunk>>>>>,
+}
+
+impl Background {
+    /// Hands `chunk` to the pool; its buffers are dropped as soon as it is sorted.
+    fn start(mut chunk: Chunk, cfg: &Arc<(ValidDetectConfig, ValidAnalysisConfig)>) -> Self {
+        let done = Arc::new(Mutex::new(None));
+        let (out, cfg) = (Arc::clone(&done), Arc::clone(cfg));
+        rayon::spawn(move || {
+            // A panic is carried to the thread that waits, as if it had sorted the chunk.
+            let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                sort_chunk(&mut chunk, &cfg.0, &cfg.1)
+            }));
+            drop(chunk);
+            *out.lock().unwrap_or_else(|e| e.into_inner()) = Some(r);
+        });
+        Background { done }
+    }
+
+    /// Waits for the sort, meanwhile running other work of the pool (the sort's own
+    /// parallel passes among it), so that a pool of one thread cannot wait on itself.
+    fn finish(self) -> Result<SortedChunk> {
+        loop {
+            let r = self.done.lock().unwrap_or_else(|e| e.into_inner()).take();
+            match r {
+                Some(Ok(sorted)) => return sorted,
+                Some(Err(panic)) => std::panic::resume_unwind(panic),
+                None => match rayon::yield_now() {
+                    Some(rayon::Yield::Executed) => {}
+                    _ => std::thread::sleep(std::time::Duration::from_micros(100)),
+                },
+            }
+        }
+    }
+}
+
 /// Analyses one channel streamed through `read(start, buf)` (physical values in
 /// `info.unit`, samples `start..start + buf.len()`).
 pub fn analyze_channel(
     info: &ChannelInfo,
     cfg: &ValidAnalysisConfig,
     progress: Progress<'_>,
+    read: impl FnMut(u64, &mut [f32]) -> Result<()>,
+) -> Result<ChannelAnalysis> {
+    analyze_channel_with(info, cfg, progress, rayon::current_num_threads() > 1, read)
+}
+
+/// [`analyze_channel`], sorting each chunk in the background while the next is read when
+/// `pipeline` is set (worth it when the channels do not keep every thread busy).
+fn analyze_channel_with(
+    info: &ChannelInfo,
+    cfg: &ValidAnalysisConfig,
+    progress: Progress<'_>,
+    pipeline: bool,
     mut read: impl FnMut(u64, &mut [f32]) -> Result<()>,
 ) -> Result<ChannelAnalysis> {
     let rate = info.rate_hz;
@@ -591,13 +660,12 @@ pub fn analyze_channel(
     let block_len = chunk_samples.clamp(4096, crate::detect::DEFAULT_BLOCK_LEN as u64) as usize;
     let mut detector = Detector::new(&dcfg);
     let width = dcfg.waveform_pre + dcfg.waveform_post;
-    let mut chunk = Chunk {
-        filtered: Vec::new(),
-        waveforms: Vec::new(),
-        samples: Vec::new(),
-        first_sample: 0,
-        sigmas: Vec::new(),
-    };
+    let mut chunk = Chunk::starting_at(0);
+    // With threads to spare (fewer channels than threads), each closed chunk is sorted in
+    // the background while the next one is read, filtered and searched: at most two
+    // chunks are held at once, and the result is the same as sorting in turn.
+    let background_cfg = pipeline.then(|| Arc::new((dcfg.clone(), cfg.clone())));
+    let mut in_background: Option<Background> = None;
     let mut linker = link::Linker::new(&user.link, rate);
     let mut potentials: Vec<PotentialInput> = Vec::new();
     let mut all_sigmas: Vec<f32> = Vec::new();
@@ -608,6 +676,12 @@ pub fn analyze_channel(
     let mut n_overlap = 0usize;
     let mut n_recovered = 0usize;
     let mut n_chunks = 0usize;
+    let mut tally = |stats: ChunkStats| {
+        n_unsorted += stats.unsorted;
+        n_overlap += stats.overlap;
+        n_recovered += stats.recovered;
+        warnings.extend(stats.warnings);
+    };
 
     let artefacts = stream_blocks(
         n,
@@ -663,18 +737,42 @@ pub fn analyze_channel(
                 || chunk.samples.len() >= user.chunk.max_spikes
                 || b.own.end - chunk.first_sample >= chunk_samples
             {
-                let stats = sort_chunk(&mut chunk, &dcfg, cfg, &mut linker, &mut potentials)?;
-                n_unsorted += stats.unsorted;
-                n_overlap += stats.overlap;
-                n_recovered += stats.recovered;
+                let mut sorted = None;
+                if let Some(shared) = &background_cfg {
+                    // Sorted on another thread while the next chunk is read; the chunk
+                    // sorted before it is linked first (chunks link in recording order).
+                    let next = Chunk::starting_at(b.own.end);
+                    let new = Background::start(std::mem::replace(&mut chunk, next), shared);
+                    if let Some(previous) = in_background.replace(new) {
+                        sorted = Some(previous.finish()?);
+                    }
+                } else {
+                    sorted = Some(sort_chunk(&mut chunk, &dcfg, cfg)?);
+                    chunk.first_sample = b.own.end;
+                }
+                if let Some(sorted) = sorted {
+                    tally(link_chunk(
+                        sorted,
+                        dcfg.waveform_pre,
+                        &mut linker,
+                        &mut potentials,
+                    ));
+                }
                 n_chunks += 1;
-                warnings.extend(stats.warnings);
-                chunk.first_sample = b.own.end;
             }
             progress(b.own.end - b.own.start);
             Ok(())
         },
     )?;
+    if let Some(last) = in_background.take() {
+        let sorted = last.finish()?;
+        tally(link_chunk(
+            sorted,
+            dcfg.waveform_pre,
+            &mut linker,
+            &mut potentials,
+        ));
+    }
 
     potentials.sort_by(|a, b| a.time_s.total_cmp(&b.time_s));
     let mut units = linker.finish(&potentials);
@@ -846,15 +944,40 @@ struct ChunkStats {
     warnings: Vec<String>,
 }
 
-/// Sorts the chunk's waveforms, links its units to the channel's units and appends its
-/// potentials; empties the chunk.
+/// How a potential of a sorted chunk was found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Found {
+    /// A detection, sorted (`unit` set) or left unsorted.
+    Detected,
+    /// A second potential resolved inside an overlap.
+    Overlap,
+    /// Found again in its unit's rhythm ([`recover`]).
+    Recovered,
+}
+
+/// A potential of a sorted chunk, its unit the chunk's own id.
+struct ChunkPotential {
+    time_s: f64,
+    unit: Option<u32>,
+    amplitude_uv: f32,
+    found: Found,
+}
+
+/// A chunk sorted but not yet linked to the channel's units (see [`link_chunk`]).
+struct SortedChunk {
+    units: Vec<sort::Unit>,
+    /// In the order the potentials were found: detections, overlaps, recovered.
+    potentials: Vec<ChunkPotential>,
+    warnings: Vec<String>,
+}
+
+/// Sorts the chunk's waveforms and finds its potentials (nothing here depends on other
+/// chunks, so a chunk can be sorted while the next one is read); empties the chunk.
 fn sort_chunk(
     chunk: &mut Chunk,
     dcfg: &ValidDetectConfig,
     cfg: &ValidAnalysisConfig,
-    linker: &mut link::Linker,
-    potentials: &mut Vec<PotentialInput>,
-) -> Result<ChunkStats> {
+) -> Result<SortedChunk> {
     let sigma = median(&mut chunk.sigmas) as f32;
     let width = dcfg.waveform_pre + dcfg.waveform_post;
     let window_ms = match dcfg.kind {
@@ -867,10 +990,9 @@ fn sort_chunk(
         dcfg.waveform_pre,
         (window_ms * 1e-3 * dcfg.rate_hz).round() as u64,
     );
-    let mut stats = ChunkStats {
-        unsorted: 0,
-        recovered: 0,
-        overlap: 0,
+    let mut out = SortedChunk {
+        units: Vec::new(),
+        potentials: Vec::new(),
         warnings: Vec::new(),
     };
     if !chunk.samples.is_empty() && sigma > 0.0 {
@@ -887,7 +1009,6 @@ fn sort_chunk(
         if dcfg.kind == Kind::Surface {
             surface_units_are_motor_units(&mut s);
         }
-        let ids = linker.add_chunk(&s.units, dcfg.waveform_pre);
         let rate = dcfg.rate_hz;
         let peak = |row: usize| chunk.waveforms[row * width + dcfg.waveform_pre];
         let mut at: Vec<i64> = (0..s.labels.len())
@@ -895,31 +1016,23 @@ fn sort_chunk(
             .collect();
         let twice = realign_complexes(&s, chunk, &mut at, rate, sigma as f64, &cfg.user.realign);
         for (i, label) in s.labels.iter().enumerate() {
-            if twice[i] {
-                continue;
-            }
-            match label
-                .and_then(|l| ids.get(l as usize))
-                .filter(|&&id| id != u32::MAX)
-            {
-                Some(&id) => potentials.push(PotentialInput {
+            if !twice[i] {
+                out.potentials.push(ChunkPotential {
                     time_s: at[i] as f64 / rate,
-                    unit: id,
+                    unit: *label,
                     amplitude_uv: peak(i).abs(),
-                }),
-                None => stats.unsorted += 1,
+                    found: Found::Detected,
+                });
             }
         }
         for &(sample, unit) in &s.extra_spikes {
-            if let Some(&id) = ids.get(unit as usize).filter(|&&id| id != u32::MAX) {
-                let p2p = s.units.get(unit as usize).map_or(0.0, |u| u.p2p_uv / 2.0);
-                potentials.push(PotentialInput {
-                    time_s: sample as f64 / rate,
-                    unit: id,
-                    amplitude_uv: p2p as f32,
-                });
-                stats.overlap += 1;
-            }
+            let p2p = s.units.get(unit as usize).map_or(0.0, |u| u.p2p_uv / 2.0);
+            out.potentials.push(ChunkPotential {
+                time_s: sample as f64 / rate,
+                unit: Some(unit),
+                amplitude_uv: p2p as f32,
+                found: Found::Overlap,
+            });
         }
         if cfg.user.recover.enabled {
             let mut trains: Vec<Vec<u64>> = vec![Vec::new(); s.units.len()];
@@ -958,26 +1071,66 @@ fn sort_chunk(
             for (sample, k, amp) in
                 recover::recover(&sig, &s.units, &trains, &occupied, &cfg.user.recover)
             {
-                if let Some(&id) = ids
-                    .get(s.units[k].id as usize)
-                    .filter(|&&id| id != u32::MAX)
-                {
-                    potentials.push(PotentialInput {
-                        time_s: sample as f64 / rate,
-                        unit: id,
-                        amplitude_uv: amp,
-                    });
-                    stats.recovered += 1;
-                }
+                out.potentials.push(ChunkPotential {
+                    time_s: sample as f64 / rate,
+                    unit: Some(s.units[k].id),
+                    amplitude_uv: amp,
+                    found: Found::Recovered,
+                });
             }
         }
-        stats.warnings = s.warnings;
+        out.warnings = s.warnings;
+        out.units = s.units;
     }
     chunk.filtered.clear();
     chunk.waveforms.clear();
     chunk.samples.clear();
     chunk.sigmas.clear();
-    Ok(stats)
+    Ok(out)
+}
+
+/// Links a sorted chunk's units to the channel's units (chunks in recording order) and
+/// appends its potentials with the channel's unit ids; a potential of a unit the linker
+/// refused is dropped (a detection among them counts as unsorted).
+fn link_chunk(
+    sorted: SortedChunk,
+    pre: usize,
+    linker: &mut link::Linker,
+    potentials: &mut Vec<PotentialInput>,
+) -> ChunkStats {
+    let mut stats = ChunkStats {
+        unsorted: 0,
+        recovered: 0,
+        overlap: 0,
+        warnings: sorted.warnings,
+    };
+    if sorted.units.is_empty() && sorted.potentials.is_empty() {
+        return stats;
+    }
+    let ids = linker.add_chunk(&sorted.units, pre);
+    for p in sorted.potentials {
+        let id = p
+            .unit
+            .and_then(|u| ids.get(u as usize))
+            .filter(|&&id| id != u32::MAX);
+        match (id, p.found) {
+            (Some(&unit), found) => {
+                potentials.push(PotentialInput {
+                    time_s: p.time_s,
+                    unit,
+                    amplitude_uv: p.amplitude_uv,
+                });
+                match found {
+                    Found::Detected => {}
+                    Found::Overlap => stats.overlap += 1,
+                    Found::Recovered => stats.recovered += 1,
+                }
+            }
+            (None, Found::Detected) => stats.unsorted += 1,
+            (None, _) => {}
+        }
+    }
+    stats
 }
 
 /// The potentials of complex units aligned again on the whole complex ([`realign`]):

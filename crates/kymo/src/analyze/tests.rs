@@ -85,6 +85,38 @@ fn chunked_sorting_links_units_across_chunks() {
     assert!(mb as f64 >= 0.8 * ma as f64, "whole {ma}, chunked {mb}");
 }
 
+/// Sorting each chunk in the background while the next is read gives the same analysis
+/// as sorting in turn (chunks still link in recording order), also in a pool of one thread,
+/// which must not wait on itself.
+#[test]
+fn chunks_sorted_in_the_background_give_the_same_analysis() {
+    let (info, x, _) = simulated("mixed", 30.0, 79);
+    let mut c = AnalysisConfig::default();
+    c.chunk.max_seconds = 6.0;
+    let cfg = c.check().unwrap();
+    let run = |pipeline: bool| {
+        analyze_channel_with(&info, &cfg, &|_| {}, pipeline, |start, buf| {
+            let s = start as usize;
+            buf.copy_from_slice(&x[s..s + buf.len()]);
+            Ok(())
+        })
+        .unwrap()
+    };
+    let in_turn = serde_json::to_string(&run(false)).unwrap();
+    assert!(run(false).n_chunks >= 5);
+    for threads in [1, 2] {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        let background = serde_json::to_string(&pool.install(|| run(true))).unwrap();
+        assert!(
+            background == in_turn,
+            "{threads} thread(s): the analyses differ"
+        );
+    }
+}
+
 #[test]
 fn bad_config_is_a_clear_error() {
     let mut c = AnalysisConfig::default();

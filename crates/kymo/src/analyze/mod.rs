@@ -665,7 +665,8 @@ fn analyze_channel_with(
     // the background while the next one is read, filtered and searched: at most two
     // chunks are held at once, and the result is the same as sorting in turn.
     let background_cfg = pipeline.then(|| Arc::new((dcfg.clone(), cfg.clone())));
-    let mut in_background: Option<Background> = None;
+    // The chunk in the background and the samples of its last block (see below).
+    let mut in_background: Option<(Background, u64)> = None;
     let mut linker = link::Linker::new(&user.link, rate);
     let mut potentials: Vec<PotentialInput> = Vec::new();
     let mut all_sigmas: Vec<f32> = Vec::new();
@@ -741,30 +742,36 @@ fn analyze_channel_with(
                 if let Some(shared) = &background_cfg {
                     // Sorted on another thread while the next chunk is read; the chunk
                     // sorted before it is linked first (chunks link in recording order).
+                    // The chunk's last block counts as progress once the chunk is linked,
+                    // so the bar reaches its end only when every chunk is sorted.
                     let next = Chunk::starting_at(b.own.end);
                     let new = Background::start(std::mem::replace(&mut chunk, next), shared);
-                    if let Some(previous) = in_background.replace(new) {
-                        sorted = Some(previous.finish()?);
+                    let read = b.own.end - b.own.start;
+                    if let Some((previous, its_read)) = in_background.replace((new, read)) {
+                        sorted = Some((previous.finish()?, its_read));
                     }
                 } else {
-                    sorted = Some(sort_chunk(&mut chunk, &dcfg, cfg)?);
+                    let s = sort_chunk(&mut chunk, &dcfg, cfg)?;
+                    sorted = Some((s, b.own.end - b.own.start));
                     chunk.first_sample = b.own.end;
                 }
-                if let Some(sorted) = sorted {
+                if let Some((sorted, read)) = sorted {
                     tally(link_chunk(
                         sorted,
                         dcfg.waveform_pre,
                         &mut linker,
                         &mut potentials,
                     ));
+                    progress(read);
                 }
                 n_chunks += 1;
+            } else {
+                progress(b.own.end - b.own.start);
             }
-            progress(b.own.end - b.own.start);
             Ok(())
         },
     )?;
-    if let Some(last) = in_background.take() {
+    if let Some((last, read)) = in_background.take() {
         let sorted = last.finish()?;
         tally(link_chunk(
             sorted,
@@ -772,6 +779,7 @@ fn analyze_channel_with(
             &mut linker,
             &mut potentials,
         ));
+        progress(read);
     }
 
     potentials.sort_by(|a, b| a.time_s.total_cmp(&b.time_s));

@@ -94,13 +94,20 @@ fn chunks_sorted_in_the_background_give_the_same_analysis() {
     let mut c = AnalysisConfig::default();
     c.chunk.max_seconds = 6.0;
     let cfg = c.check().unwrap();
+    // Every sample is counted once as progress, the last ones only when all is sorted.
     let run = |pipeline: bool| {
-        analyze_channel_with(&info, &cfg, &|_| {}, pipeline, |start, buf| {
+        let done = std::sync::atomic::AtomicU64::new(0);
+        let count = |n: u64| {
+            done.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+        };
+        let a = analyze_channel_with(&info, &cfg, &count, pipeline, |start, buf| {
             let s = start as usize;
             buf.copy_from_slice(&x[s..s + buf.len()]);
             Ok(())
         })
-        .unwrap()
+        .unwrap();
+        assert_eq!(done.into_inner(), x.len() as u64);
+        a
     };
     let in_turn = serde_json::to_string(&run(false)).unwrap();
     assert!(run(false).n_chunks >= 5);

@@ -50,6 +50,9 @@ pub(crate) struct Measured {
     pub peak_index: usize,
     pub onset: usize,
     pub end: usize,
+    /// `onset..=end` without the parts beyond a quiet gap that are neither a phase nor a
+    /// slow component (see [`extent`]): what the single-fibre test measures.
+    pub core: (usize, usize),
     /// Significant phases, same-sign neighbours merged, in time order.
     pub phases: Vec<Phase>,
     pub turns: u32,
@@ -62,6 +65,11 @@ pub(crate) struct Measured {
 impl Measured {
     pub(crate) fn duration_ms(&self, rate_hz: f64) -> f64 {
         (self.end - self.onset) as f64 * 1e3 / rate_hz
+    }
+
+    /// The duration of [`Measured::core`], ms.
+    pub(crate) fn core_duration_ms(&self, rate_hz: f64) -> f64 {
+        (self.core.1 - self.core.0) as f64 * 1e3 / rate_hz
     }
 
     /// Width, ms, of the stretch around a phase's peak where it stays above half its peak.
@@ -189,6 +197,28 @@ pub(crate) fn measure(
             }
         }
     }
+    // The same walk, but a part beyond a quiet gap of `part_gap_ms` joins only when it is a
+    // phase or a slow component: a lone noise excursion of a small fibre's template, within
+    // `max_gap_ms` of its end, otherwise doubles its duration.
+    let part_gap = (cfg.part_gap_ms * 1e-3 * rate_hz).round() as usize;
+    let thr_p = (cfg.phase_fraction * p2p).max(cfg.phase_noise_k * sigma_t.max(0.0));
+    let reach = |j: usize| (t[j] as f64).abs();
+    let core = (
+        extent(
+            &mut (0..peak_index).rev(),
+            peak_index,
+            reach,
+            (thr_d, thr_p),
+            (part_gap, max_gap),
+        ),
+        extent(
+            &mut (peak_index + 1..t.len()),
+            peak_index,
+            reach,
+            (thr_d, thr_p),
+            (part_gap, max_gap),
+        ),
+    );
     let seg = &t[onset..=end];
     // Phases: runs of one sign (zeros join the current run); significant when their peak
     // reaches the phase threshold; consecutive significant runs of one sign merge (a small
@@ -282,12 +312,60 @@ pub(crate) fn measure(
         peak_index,
         onset,
         end,
+        core,
         phases,
         turns,
         area_uv_ms,
         rms,
         samples: t.to_vec(),
     })
+}
+
+/// The last sample of the potential walking out from `peak` through `walk` (indices moving
+/// away from it): samples whose `reach` is at least `thr_d` within `part_gap` quiet samples
+/// of the potential belong to it; beyond such a gap they make a separate part (a satellite,
+/// the next spike of a complex, a slow phase, or noise), which joins when it reaches
+/// `thr_p` (the level of a phase) or holds more than `part_gap / 2` samples at or above
+/// `thr_d` (noise crosses the threshold for a sample or two); the walk ends `max_gap`
+/// samples after the potential's last sample.
+fn extent(
+    walk: &mut dyn Iterator<Item = usize>,
+    peak: usize,
+    reach: impl Fn(usize) -> f64,
+    (thr_d, thr_p): (f64, f64),
+    (part_gap, max_gap): (usize, usize),
+) -> usize {
+    let mut last = peak;
+    // Quiet samples since the last sample at or above `thr_d` (in the potential or in a part
+    // not yet joined), and the peak and the samples at or above `thr_d` of that part.
+    let mut quiet = 0usize;
+    let mut part: Option<(f64, usize)> = None;
+    for j in walk {
+        if j.abs_diff(last) > max_gap {
+            break;
+        }
+        let v = reach(j);
+        if v < thr_d {
+            quiet += 1;
+            continue;
+        }
+        if part.is_none() && quiet <= part_gap {
+            last = j;
+        } else {
+            let (p, n) = match part {
+                Some((p, n)) if quiet <= part_gap => (p.max(v), n + 1),
+                _ => (v, 1),
+            };
+            if p >= thr_p || n > part_gap / 2 {
+                last = j;
+                part = None;
+            } else {
+                part = Some((p, n));
+            }
+        }
+        quiet = 0;
+    }
+    last
 }
 
 fn within(x: f64, r: [f64; 2]) -> bool {
@@ -331,7 +409,9 @@ pub(crate) fn classify(m: &Measured, rate_hz: f64, c: &ClassCriteria) -> (Wavefo
             );
         }
     }
-    if within(dur, c.single_fibre_duration_ms)
+    // A lone noise excursion near a small fibre's end is not part of it (see `core`).
+    let dur_sf = m.core_duration_ms(rate_hz);
+    if within(dur_sf, c.single_fibre_duration_ms)
         && nph <= c.single_fibre_max_phases
         && m.p2p <= c.single_fibre_max_p2p_uv
         && (first != Some(false) || dur <= c.endplate_max_duration_ms)
@@ -339,7 +419,7 @@ pub(crate) fn classify(m: &Measured, rate_hz: f64, c: &ClassCriteria) -> (Wavefo
         return (
             WaveformClass::SingleFibre,
             format!(
-                "single fibre: duration {dur:.1} ms ({}–{}), {nph} phases (≤ {}), {:.0} µV (≤ {}), {polarity}",
+                "single fibre: duration {dur_sf:.1} ms ({}–{}), {nph} phases (≤ {}), {:.0} µV (≤ {}), {polarity}",
                 c.single_fibre_duration_ms[0],
                 c.single_fibre_duration_ms[1],
                 c.single_fibre_max_phases,
@@ -502,6 +582,51 @@ mod tests {
             ..cfg()
         };
         assert_eq!(measure(&t, FS, 0.0, &c).unwrap().turns, 3);
+    }
+
+    /// A 100 µV triphasic fibre potential of 4 ms with one 3 µV noise sample 3 ms after its
+    /// end (within the 5-ms gap, above the 2.5 µV floor): its duration runs to the sample,
+    /// but the single-fibre test measures the potential alone. A slow tail of 1 ms at that
+    /// level is a component and counts.
+    #[test]
+    fn a_lone_noise_sample_does_not_make_a_fibre_a_motor_unit() {
+        let mut t = pwl(
+            &[
+                (2.0, 0.0),
+                (3.0, 40.0),
+                (4.0, -60.0),
+                (5.5, 20.0),
+                (6.0, 0.0),
+            ],
+            20.0,
+        );
+        let at = (9.0e-3 * FS) as usize;
+        t[at] = -3.0;
+        let m = measure(&t, FS, 0.0, &cfg()).unwrap();
+        assert!(m.duration_ms(FS) > 6.5, "{}", m.duration_ms(FS));
+        assert!(m.core_duration_ms(FS) < 4.5, "{}", m.core_duration_ms(FS));
+        let c = ClassCriteria::default();
+        assert_eq!(classify(&m, FS, &c).0, WaveformClass::SingleFibre);
+        let (lone, _) = classify(
+            &measure(
+                &t,
+                FS,
+                0.0,
+                &MeasureConfig {
+                    part_gap_ms: cfg().max_gap_ms,
+                    ..cfg()
+                },
+            )
+            .unwrap(),
+            FS,
+            &c,
+        );
+        assert_eq!(lone, WaveformClass::MotorUnit, "without the rule");
+        for v in &mut t[at..at + (1.0e-3 * FS) as usize] {
+            *v = -3.0;
+        }
+        let m = measure(&t, FS, 0.0, &cfg()).unwrap();
+        assert!(m.core_duration_ms(FS) > 6.5, "{}", m.core_duration_ms(FS));
     }
 
     #[test]

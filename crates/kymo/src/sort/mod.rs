@@ -138,7 +138,9 @@
 //!   Neurophysiol. 3:313–348, 1986), with an amplitude criterion for "baseline" (as automated
 //!   MUP programs use), and excludes satellites separated by an isoelectric gap, as that
 //!   paper does. The 2 % matches the simulator's truth; the noise term keeps noise in a
-//!   template of few spikes from lengthening it.
+//!   template of few spikes from lengthening it. The single-fibre test reads the duration
+//!   without parts beyond a quiet gap of `part_gap_ms` that are neither a phase nor a
+//!   component longer than half that gap (a lone noise sample near a small fibre's end).
 //! - **phases**: runs of one sign between baseline crossings inside the duration whose peak
 //!   reaches `max(phase_fraction · p2p, phase_noise_k · σ_T)` (5 % of p2p, 5 σ_T),
 //!   neighbouring runs of the same sign merged: significant baseline crossings + 1.

@@ -171,59 +171,34 @@ pub(crate) fn measure(
         .max(cfg.duration_min_uv);
     let max_gap = (cfg.max_gap_ms * 1e-3 * rate_hz).round() as usize;
     // Walk outward from the peak; a quiet stretch longer than the gap ends the potential.
-    let mut onset = peak_index;
-    let mut gap = 0usize;
-    for j in (0..peak_index).rev() {
-        if (t[j] as f64).abs() >= thr_d {
-            onset = j;
-            gap = 0;
-        } else {
-            gap += 1;
-            if gap > max_gap {
-                break;
-            }
-        }
-    }
-    let mut end = peak_index;
-    gap = 0;
-    for (j, &v) in t.iter().enumerate().skip(peak_index + 1) {
-        if (v as f64).abs() >= thr_d {
-            end = j;
-            gap = 0;
-        } else {
-            gap += 1;
-            if gap > max_gap {
-                break;
-            }
-        }
-    }
-    // The same walk, but a part beyond a quiet gap of `part_gap_ms` joins only when it is a
-    // phase or a slow component: a lone noise excursion of a small fibre's template, within
-    // `max_gap_ms` of its end, otherwise doubles its duration.
-    let part_gap = (cfg.part_gap_ms * 1e-3 * rate_hz).round() as usize;
+    // The core takes the same walk, but a part beyond a quiet gap of `part_gap_ms` joins
+    // only when it is a phase or a slow component: a lone noise excursion of a small fibre's
+    // template, within `max_gap_ms` of its end, otherwise doubles its duration.
     let thr_p = (cfg.phase_fraction * p2p).max(cfg.phase_noise_k * sigma_t.max(0.0));
     let reach = |j: usize| (t[j] as f64).abs();
-    let core = (
-        extent(
+    let walk = |part_gap: usize| {
+        let before = extent(
             &mut (0..peak_index).rev(),
             peak_index,
             reach,
             (thr_d, thr_p),
             (part_gap, max_gap),
-        ),
-        extent(
+        );
+        let after = extent(
             &mut (peak_index + 1..t.len()),
             peak_index,
             reach,
             (thr_d, thr_p),
             (part_gap, max_gap),
-        ),
-    );
+        );
+        (before, after)
+    };
+    let (onset, end) = walk(usize::MAX);
+    let core = walk((cfg.part_gap_ms * 1e-3 * rate_hz).round() as usize);
     let seg = &t[onset..=end];
     // Phases: runs of one sign (zeros join the current run); significant when their peak
     // reaches the phase threshold; consecutive significant runs of one sign merge (a small
     // opposite wiggle between them is not a phase).
-    let thr_p = (cfg.phase_fraction * p2p).max(cfg.phase_noise_k * sigma_t.max(0.0));
     let mut phases: Vec<Phase> = Vec::new();
     let mut run: Option<Phase> = None;
     let close = |r: Option<Phase>, phases: &mut Vec<Phase>| {
@@ -326,8 +301,9 @@ pub(crate) fn measure(
 /// of the potential belong to it; beyond such a gap they make a separate part (a satellite,
 /// the next spike of a complex, a slow phase, or noise), which joins when it reaches
 /// `thr_p` (the level of a phase) or holds more than `part_gap / 2` samples at or above
-/// `thr_d` (noise crosses the threshold for a sample or two); the walk ends `max_gap`
-/// samples after the potential's last sample.
+/// `thr_d` (noise crosses the threshold for a sample or two); the walk ends at a quiet
+/// sample more than `max_gap` samples after the potential's last sample. With `part_gap`
+/// at `usize::MAX` every sample at or above `thr_d` before that end belongs to it.
 fn extent(
     walk: &mut dyn Iterator<Item = usize>,
     peak: usize,
@@ -341,11 +317,11 @@ fn extent(
     let mut quiet = 0usize;
     let mut part: Option<(f64, usize)> = None;
     for j in walk {
-        if j.abs_diff(last) > max_gap {
-            break;
-        }
         let v = reach(j);
         if v < thr_d {
+            if j.abs_diff(last) > max_gap {
+                break;
+            }
             quiet += 1;
             continue;
         }

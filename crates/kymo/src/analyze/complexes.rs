@@ -74,24 +74,37 @@ pub(super) fn trains(units: &[UnitReport], potentials: &[PotentialInput]) -> Vec
     t
 }
 
-/// Merges unit `b` into unit `a` (indices into `units`) whose trains hold `n` potentials
-/// together: `b`'s potentials take `a`'s id, `a` counts them, `b` is removed. Returns the
-/// two ids.
-pub(super) fn absorb(
+/// Merges pairs of units until none is left to merge: each time the first ordered pair
+/// `(a, b)` of indices into `units` (by `a`, then `b`) that `joins(units, trains, a, b)`
+/// accepts, on the units' current [`trains`]. `b`'s potentials take `a`'s id, `a` counts
+/// them, `b` is removed; `note(a's id, b's id, b's potentials)` gives the merge's sentence.
+pub(super) fn merge_pairs(
     units: &mut Vec<UnitReport>,
     potentials: &mut [PotentialInput],
-    a: usize,
-    b: usize,
-    n: usize,
-) -> (u32, u32) {
-    let (ida, idb) = (units[a].id(), units[b].id());
-    for p in potentials.iter_mut().filter(|p| p.unit == idb) {
-        p.unit = ida;
+    joins: impl Fn(&[UnitReport], &[Vec<f64>], usize, usize) -> bool,
+    note: impl Fn(u32, u32, usize) -> String,
+) -> Vec<String> {
+    let mut notes = Vec::new();
+    loop {
+        let t = trains(units, potentials);
+        let n = units.len();
+        let pair = (0..n)
+            .flat_map(|a| (0..n).map(move |b| (a, b)))
+            .find(|&(a, b)| a != b && joins(units, &t, a, b));
+        let Some((a, b)) = pair else {
+            break;
+        };
+        let (ida, idb) = (units[a].id(), units[b].id());
+        for p in potentials.iter_mut().filter(|p| p.unit == idb) {
+            p.unit = ida;
+        }
+        let together = t[a].len() + t[b].len();
+        units[a].n_potentials = together;
+        units[a].measured.n_spikes = together;
+        units.remove(b);
+        notes.push(note(ida, idb, t[b].len()));
     }
-    units[a].n_potentials = n;
-    units[a].measured.n_spikes = n;
-    units.remove(b);
-    (ida, idb)
+    notes
 }
 
 /// The lag at which `b`'s potentials sit from `a`'s, and the share of `b` within `tol` of

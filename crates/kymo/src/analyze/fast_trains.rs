@@ -203,34 +203,33 @@ pub(crate) fn merge_pieces(
     potentials: &mut [PotentialInput],
     cfg: &FastTrainConfig,
 ) -> Vec<String> {
-    let mut notes = Vec::new();
     if !cfg.enabled {
-        return notes;
+        return Vec::new();
     }
-    loop {
-        let t = super::complexes::trains(units, potentials);
-        // Motor unit potentials, simple or polyphasic (a neuromyotonic discharge may come
-        // from a polyphasic unit, and its pieces then measure as complex).
-        let motor = |k: usize| {
-            matches!(
-                units[k].measured.class,
-                WaveformClass::MotorUnit | WaveformClass::Complex
+    // Motor unit potentials, simple or polyphasic (a neuromyotonic discharge may come from a
+    // polyphasic unit, and its pieces then measure as complex).
+    let motor = |u: &UnitReport| {
+        matches!(
+            u.measured.class,
+            WaveformClass::MotorUnit | WaveformClass::Complex
+        )
+    };
+    super::complexes::merge_pairs(
+        units,
+        potentials,
+        |units, t, a, b| {
+            t[a].len() >= t[b].len()
+                && motor(&units[a])
+                && motor(&units[b])
+                && pieces_of_one_train(&t[a], &t[b], cfg)
+        },
+        |ida, idb, _| {
+            format!(
+                "units {ida} and {idb} together fire one regular train faster than {:.0} Hz (pieces of one unit that the sorter told apart by its overlapping or waning potentials): reported as unit {ida}",
+                cfg.min_rate_hz
             )
-        };
-        let pair = (0..units.len())
-            .flat_map(|a| (0..units.len()).map(move |b| (a, b)))
-            .filter(|&(a, b)| a != b && t[a].len() >= t[b].len() && motor(a) && motor(b))
-            .find(|&(a, b)| pieces_of_one_train(&t[a], &t[b], cfg));
-        let Some((a, b)) = pair else {
-            break;
-        };
-        let (ida, idb) = super::complexes::absorb(units, potentials, a, b, t[a].len() + t[b].len());
-        notes.push(format!(
-            "units {ida} and {idb} together fire one regular train faster than {:.0} Hz (pieces of one unit that the sorter told apart by its overlapping or waning potentials): reported as unit {ida}",
-            cfg.min_rate_hz
-        ));
-    }
-    notes
+        },
+    )
 }
 
 #[cfg(test)]

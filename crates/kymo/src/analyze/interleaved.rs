@@ -468,32 +468,25 @@ pub(crate) fn merge_gap_fillers(
     potentials: &mut [PotentialInput],
     cfg: &InterleaveConfig,
 ) -> Vec<String> {
-    let mut notes = Vec::new();
     if !(cfg.enabled && cfg.fill_gaps) {
-        return notes;
+        return Vec::new();
     }
-    loop {
-        let t = super::complexes::trains(units, potentials);
-        let fibre = |k: usize| {
-            matches!(
-                units[k].measured.class,
-                WaveformClass::SingleFibre | WaveformClass::PositiveSharpWave
+    let fibre = |u: &UnitReport| {
+        matches!(
+            u.measured.class,
+            WaveformClass::SingleFibre | WaveformClass::PositiveSharpWave
+        )
+    };
+    super::complexes::merge_pairs(
+        units,
+        potentials,
+        |units, t, a, b| fibre(&units[a]) && fills_gaps(&t[a], &t[b], cfg),
+        |ida, idb, n_b| {
+            format!(
+                "unit {idb} ({n_b} potentials) fires on the missing beats of unit {ida}'s regular train: one fibre, reported as unit {ida}"
             )
-        };
-        let pair = (0..units.len())
-            .flat_map(|a| (0..units.len()).map(move |b| (a, b)))
-            .filter(|&(a, b)| a != b && fibre(a))
-            .find(|&(a, b)| fills_gaps(&t[a], &t[b], cfg));
-        let Some((a, b)) = pair else {
-            break;
-        };
-        let (ida, idb) = super::complexes::absorb(units, potentials, a, b, t[a].len() + t[b].len());
-        notes.push(format!(
-            "unit {idb} ({} potentials) fires on the missing beats of unit {ida}'s regular train: one fibre, reported as unit {ida}",
-            t[b].len()
-        ));
-    }
-    notes
+        },
+    )
 }
 
 #[cfg(test)]

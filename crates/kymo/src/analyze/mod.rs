@@ -677,11 +677,15 @@ fn analyze_channel_with(
     let mut n_overlap = 0usize;
     let mut n_recovered = 0usize;
     let mut n_chunks = 0usize;
-    let mut tally = |stats: ChunkStats| {
+    // Links a sorted chunk (chunks in recording order), counts it, and reports its last
+    // block's `read` samples as progress.
+    let mut settle = |sorted: SortedChunk, read: u64| {
+        let stats = link_chunk(sorted, dcfg.waveform_pre, &mut linker, &mut potentials);
         n_unsorted += stats.unsorted;
         n_overlap += stats.overlap;
         n_recovered += stats.recovered;
         warnings.extend(stats.warnings);
+        progress(read);
     };
 
     let artefacts = stream_blocks(
@@ -756,13 +760,7 @@ fn analyze_channel_with(
                     chunk.first_sample = b.own.end;
                 }
                 if let Some((sorted, read)) = sorted {
-                    tally(link_chunk(
-                        sorted,
-                        dcfg.waveform_pre,
-                        &mut linker,
-                        &mut potentials,
-                    ));
-                    progress(read);
+                    settle(sorted, read);
                 }
                 n_chunks += 1;
             } else {
@@ -772,14 +770,7 @@ fn analyze_channel_with(
         },
     )?;
     if let Some((last, read)) = in_background.take() {
-        let sorted = last.finish()?;
-        tally(link_chunk(
-            sorted,
-            dcfg.waveform_pre,
-            &mut linker,
-            &mut potentials,
-        ));
-        progress(read);
+        settle(last.finish()?, read);
     }
 
     potentials.sort_by(|a, b| a.time_s.total_cmp(&b.time_s));

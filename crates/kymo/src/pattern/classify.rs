@@ -1019,6 +1019,7 @@ mod tests {
             .iter()
             .all(|c| c.class != DischargeClass::Cramp || c.score == 0.0));
     }
+
     /// A contraction sorted badly enough to look irregular (jitter 0.42, a cramp's) still
     /// recruits its units at 5–7 Hz; a cramp's units fire faster from its start (Ross &
     /// Thomas 1995). Without the recruitment rate the cramp keeps a reduced score.

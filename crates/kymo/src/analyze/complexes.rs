@@ -74,15 +74,25 @@ pub(super) fn trains(units: &[UnitReport], potentials: &[PotentialInput]) -> Vec
     t
 }
 
+/// What a pair of units found to belong together gives up: all of `b`, or only some of
+/// its potentials (by time), the rest staying `b`.
+pub(super) enum Join {
+    /// `b` is a piece of `a`: all its potentials move.
+    All,
+    /// These potentials of `b` (times, sorted) move to `a`; the others stay with `b`.
+    Only(Vec<f64>),
+}
+
 /// Merges pairs of units until none is left to merge: each time the first ordered pair
 /// `(a, b)` of indices into `units` (by `a`, then `b`) that `joins(units, trains, a, b)`
-/// accepts, on the units' current [`trains`]. `b`'s potentials take `a`'s id, `a` counts
-/// them, `b` is removed; `note(a's id, b's id, b's potentials)` gives the merge's sentence.
+/// accepts, on the units' current [`trains`]. The potentials of `b` that move take `a`'s
+/// id and both units are recounted; `b` is removed when none is left;
+/// `note(a's id, b's id, potentials moved, potentials left with b)` gives the sentence.
 pub(super) fn merge_pairs(
     units: &mut Vec<UnitReport>,
     potentials: &mut [PotentialInput],
-    joins: impl Fn(&[UnitReport], &[Vec<f64>], usize, usize) -> bool,
-    note: impl Fn(u32, u32, usize) -> String,
+    joins: impl Fn(&[UnitReport], &[Vec<f64>], usize, usize) -> Option<Join>,
+    note: impl Fn(u32, u32, usize, usize) -> String,
 ) -> Vec<String> {
     let mut notes = Vec::new();
     loop {
@@ -90,19 +100,38 @@ pub(super) fn merge_pairs(
         let n = units.len();
         let pair = (0..n)
             .flat_map(|a| (0..n).map(move |b| (a, b)))
-            .find(|&(a, b)| a != b && joins(units, &t, a, b));
-        let Some((a, b)) = pair else {
+            .filter(|&(a, b)| a != b)
+            .find_map(|(a, b)| joins(units, &t, a, b).map(|j| (a, b, j)));
+        let Some((a, b, join)) = pair else {
             break;
         };
         let (ida, idb) = (units[a].id(), units[b].id());
+        let mut moved = 0;
         for p in potentials.iter_mut().filter(|p| p.unit == idb) {
-            p.unit = ida;
+            let moves = match &join {
+                Join::All => true,
+                Join::Only(times) => times.binary_search_by(|x| x.total_cmp(&p.time_s)).is_ok(),
+            };
+            if moves {
+                p.unit = ida;
+                moved += 1;
+            }
         }
-        let together = t[a].len() + t[b].len();
+        // A join that moves nothing would be found again forever.
+        if moved == 0 {
+            break;
+        }
+        let left = t[b].len() - moved;
+        let together = t[a].len() + moved;
         units[a].n_potentials = together;
         units[a].measured.n_spikes = together;
-        units.remove(b);
-        notes.push(note(ida, idb, t[b].len()));
+        if left == 0 {
+            units.remove(b);
+        } else {
+            units[b].n_potentials = left;
+            units[b].measured.n_spikes = left;
+        }
+        notes.push(note(ida, idb, moved, left));
     }
     notes
 }

@@ -17,6 +17,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::complexes::Join;
 use super::UnitReport;
 use crate::pattern::PotentialInput;
 use crate::sort::WaveformClass;
@@ -480,8 +481,8 @@ pub(crate) fn merge_gap_fillers(
     super::complexes::merge_pairs(
         units,
         potentials,
-        |units, t, a, b| fibre(&units[a]) && fills_gaps(&t[a], &t[b], cfg),
-        |ida, idb, n_b| {
+        |units, t, a, b| (fibre(&units[a]) && fills_gaps(&t[a], &t[b], cfg)).then_some(Join::All),
+        |ida, idb, n_b, _| {
             format!(
                 "unit {idb} ({n_b} potentials) fires on the missing beats of unit {ida}'s regular train: one fibre, reported as unit {ida}"
             )

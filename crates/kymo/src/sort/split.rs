@@ -43,6 +43,15 @@
 //! fasciculations). On seeds 11–40 at 10 dB this found the absorbed fasciculating units of
 //! four `mixed` runs and lost two (see the README).
 //!
+//! A rare unit of the *same shape* as the unit but another size (a fasciculating unit half
+//! the size of a myokymic one) is near the template once divided by its amplitude. When
+//! no rare part is found by shape, the members far from the unit's typical size (at least
+//! 1.6 times and four robust standard deviations of its log-amplitude away) and alike in
+//! size form a part, if there are at least `split_min_rare_spikes` of them, each at least
+//! 100 ms from the unit's own potentials (a waning discharge's last, smaller beats are its
+//! own). Such a part is kept without the shape test; the refinement and the pruning judge
+//! it like any other (see `amplitude_parts`).
+//!
 //! **Test of a split.** For two parts of `n₁` and `n₂` members with mean shapes `m₁`, `m₂`
 //! over the unit's support of `m` samples and pooled per-sample variance `s²` about their
 //! means, `D = min_c ‖m₁ − c·m₂‖² / (s²·(1/n₁ + 1/n₂))` is about a χ² with `m` degrees of
@@ -193,6 +202,8 @@ pub(super) fn split_units(
         let rare = parts.len() < 2;
         // The unit's spikes, when it keeps its template beside rare parts.
         let mut n_own = 0;
+        // Rare parts told apart by their size alone (see [`amplitude_parts`]).
+        let mut by_size = false;
         if rare {
             let amps: Vec<f64> = members
                 .iter()
@@ -220,6 +231,25 @@ pub(super) fn split_units(
             let eligible: Vec<bool> = members.iter().map(|&i| away(i)).collect();
             n_own = own.len();
             parts = rare_parts(&shape, &amps, &eligible, &unit.t, (lo, hi), sigma, cfg);
+            if parts.len() < 2 {
+                // By size only well away from the unit's firing: a waning discharge's last
+                // beats are its own smaller potentials, with gaps of up to some 40 ms.
+                let far = (RARE_SIZE_APART_MS * 1e-3 * ctx.input.rate_hz) as i64;
+                let far_away = |i: usize| {
+                    let si = ctx.sample(i);
+                    let k = own.partition_point(|&t| t < si);
+                    let prev = k.checked_sub(1).map(|j| own[j]);
+                    let next = own.get(k + 1).copied();
+                    prev.is_none_or(|t| si - t >= far) && next.is_none_or(|t| t - si >= far)
+                };
+                let eligible: Vec<bool> = members
+                    .iter()
+                    .zip(&eligible)
+                    .map(|(&i, &e)| e && far_away(i))
+                    .collect();
+                parts = amplitude_parts(&amps, &eligible, cfg);
+                by_size = true;
+            }
             if parts.len() < 2 {
                 return None;
             }
@@ -277,11 +307,12 @@ pub(super) fn split_units(
         if rare {
             part_templates[0] = unit.t.clone();
         }
-        // Keep the largest part and every other part unlike all those kept.
+        // Keep the largest part and every other part unlike all those kept (parts of
+        // another size are alike in shape by construction; their sizes tell them apart).
         let mut kept = vec![0usize];
         for b in 1..parts.len() {
             let scores: Vec<f64> = kept.iter().map(|&a| distinct(a, b)).collect();
-            if scores.iter().all(|&d| d >= bar) {
+            if by_size || scores.iter().all(|&d| d >= bar) {
                 kept.push(b);
             }
         }
@@ -372,6 +403,73 @@ fn rare_parts(
     parts
 }
 
+/// Least ratio between a rare part's typical size and the unit's, for parts told apart by
+/// size alone (kymo: `mixed` seeds 14–37 at 10 dB, where fasciculating units of 0.26–0.5
+/// and 2.2 times the size of a myokymic, neuromyotonic or complex repetitive unit of the
+/// same shape were sorted into it; a unit's own potentials vary by 10–20 %, see
+/// `amplitude_prior_sd`).
+const RARE_SIZE_RATIO: f64 = 1.6;
+
+/// Least distance of a rare part's members from the unit's typical size, in robust
+/// standard deviations of the unit's log-amplitude (a unit that waxes and wanes spreads
+/// its sizes, and its extremes are its own; kymo).
+const RARE_SIZE_SDS: f64 = 4.0;
+
+/// Least time between a member told apart by size and the unit's own potentials, ms (kymo:
+/// the waning ends of simulated neuromyotonic discharges left gaps of up to 38 ms between
+/// their beats, and their smallest beats were split off as a rare unit).
+const RARE_SIZE_APART_MS: f64 = 100.0;
+
+/// Most spread of one rare part's sizes, as a ratio to its median (kymo: a fasciculating
+/// unit's potentials vary by 10–20 % in size, and by noise in the fit).
+const RARE_PART_SPREAD: f64 = 1.4;
+
+/// The rare parts of one unit's members told apart by size (see [`split_units`]): a rare
+/// unit of the same shape as the unit but a different size (a fasciculating unit half the
+/// size of a myokymic unit), whose potentials the unit fits at an amplitude scale far from
+/// its own. All members but the groups first, then, on each side of the unit's typical
+/// size, the `eligible` members at least [`RARE_SIZE_RATIO`] and [`RARE_SIZE_SDS`] away
+/// from it and within [`RARE_PART_SPREAD`] of their group's median, when there are at least
+/// `split_min_rare_spikes` of them.
+fn amplitude_parts(amps: &[f64], eligible: &[bool], cfg: &SortConfig) -> Vec<Vec<usize>> {
+    let logs: Vec<f64> = amps.iter().map(|a| a.max(1e-6).ln()).collect();
+    let median = |v: &mut Vec<f64>| -> f64 {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    if logs.is_empty() {
+        return Vec::new();
+    }
+    let centre = median(&mut logs.clone());
+    // Robust SD: the median absolute deviation over 0.6745.
+    let sd = median(&mut logs.iter().map(|x| (x - centre).abs()).collect()) / 0.6745;
+    let reach = RARE_SIZE_RATIO.ln().max(RARE_SIZE_SDS * sd);
+    let mut parts = vec![Vec::new()];
+    for side in [-1.0f64, 1.0] {
+        let out: Vec<usize> = (0..logs.len())
+            .filter(|&r| eligible[r] && side * (logs[r] - centre) >= reach)
+            .collect();
+        if out.len() < cfg.split_min_rare_spikes {
+            continue;
+        }
+        let mid = median(&mut out.iter().map(|&r| logs[r]).collect());
+        let group: Vec<usize> = out
+            .into_iter()
+            .filter(|&r| (logs[r] - mid).abs() <= RARE_PART_SPREAD.ln())
+            .collect();
+        if group.len() >= cfg.split_min_rare_spikes {
+            parts.push(group);
+        }
+    }
+    if parts.len() < 2 {
+        return Vec::new();
+    }
+    let mut taken = vec![false; amps.len()];
+    parts.iter().flatten().for_each(|&r| taken[r] = true);
+    parts[0] = (0..amps.len()).filter(|&r| !taken[r]).collect();
+    parts
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -430,5 +528,24 @@ mod tests {
         inside[62] = false;
         inside[63] = false;
         assert!(rare_parts(&shape, &amps, &inside, &unit, (20, 140), 1.0, &cfg).is_empty());
+    }
+
+    #[test]
+    fn a_few_members_of_another_size_away_from_the_runs_are_a_rare_part() {
+        let cfg = SortConfig::default();
+        // 60 members at 0.9–1.1 of the template and 7 at about 0.45 of it.
+        let mut amps: Vec<f64> = (0..60).map(|k| 0.9 + 0.2 * (k % 5) as f64 / 4.0).collect();
+        amps.extend((0..7).map(|k| 0.42 + 0.01 * k as f64));
+        let all = vec![true; amps.len()];
+        let parts = amplitude_parts(&amps, &all, &cfg);
+        assert_eq!(parts.len(), 2, "{parts:?}");
+        assert_eq!(parts[1], (60..67).collect::<Vec<_>>());
+        // Inside the unit's runs they are its own waning potentials: nothing to split.
+        let mut inside = vec![true; 67];
+        inside[60..63].iter_mut().for_each(|e| *e = false);
+        assert!(amplitude_parts(&amps, &inside, &cfg).is_empty());
+        // A unit whose size spreads widely (waxing and waning) keeps its small members.
+        let spread: Vec<f64> = (0..67).map(|k| 0.3 + 1.4 * k as f64 / 66.0).collect();
+        assert!(amplitude_parts(&spread, &all, &cfg).is_empty());
     }
 }

@@ -165,12 +165,7 @@ fn pieces_of_one_train(a: &[f64], b: &[f64], cfg: &FastTrainConfig) -> Option<Ve
     if a.len() < cfg.min_potentials || b.len() < cfg.min_potentials {
         return None;
     }
-    let mut labelled: Vec<(f64, bool)> = a
-        .iter()
-        .map(|&x| (x, true))
-        .chain(b.iter().map(|&x| (x, false)))
-        .collect();
-    labelled.sort_by(|x, y| x.0.total_cmp(&y.0));
+    let labelled = labelled_union(&a, &b);
     let union: Vec<f64> = labelled.iter().map(|p| p.0).collect();
     // Pieces that take turns in runs (the waning discharge's first and last beats one
     // piece, its middle the other) rather than beat by beat.
@@ -194,11 +189,10 @@ fn pieces_of_one_train(a: &[f64], b: &[f64], cfg: &FastTrainConfig) -> Option<Ve
     }
     // Both pieces live inside the fast train: a unit that fires elsewhere and only now and
     // then during it (a myokymic unit beside a neuromyotonic discharge) is no piece.
-    let embedded = |piece: &[f64]| -> Vec<f64> {
-        piece
+    let mostly_inside = |piece: &[f64]| {
+        let inside = piece
             .iter()
-            .copied()
-            .filter(|&x| {
+            .filter(|&&x| {
                 let k = union.partition_point(|&u| u < x);
                 let before = k.checked_sub(1).map(|j| x - union[j]);
                 let after = union.get(k + 1).map(|&u| u - x);
@@ -207,10 +201,9 @@ fn pieces_of_one_train(a: &[f64], b: &[f64], cfg: &FastTrainConfig) -> Option<Ve
                     .chain(after)
                     .all(|d| d <= EMBEDDED_INTERVALS * iu)
             })
-            .collect()
+            .count();
+        inside as f64 >= cfg.min_embedded_share * piece.len() as f64
     };
-    let mostly_inside =
-        |piece: &[f64]| embedded(piece).len() as f64 >= cfg.min_embedded_share * piece.len() as f64;
     (mostly_inside(whole_a) && mostly_inside(whole_b)).then(|| in_discharges(whole_a, whole_b, cfg))
 }
 
@@ -223,12 +216,7 @@ fn pieces_of_one_train(a: &[f64], b: &[f64], cfg: &FastTrainConfig) -> Option<Ve
 /// whole discharges of its own. Potentials in no such run (a fasciculation seconds away, a
 /// complex repetitive discharge below 100 Hz) are not the train's.
 fn in_discharges(a: &[f64], b: &[f64], cfg: &FastTrainConfig) -> Vec<f64> {
-    let mut union: Vec<(f64, bool)> = a
-        .iter()
-        .map(|&x| (x, true))
-        .chain(b.iter().map(|&x| (x, false)))
-        .collect();
-    union.sort_by(|x, y| x.0.total_cmp(&y.0));
+    let union = labelled_union(a, b);
     let gap = cfg.max_gap_ms * 1e-3;
     let mut moved = Vec::new();
     let mut start = 0;
@@ -238,8 +226,7 @@ fn in_discharges(a: &[f64], b: &[f64], cfg: &FastTrainConfig) -> Vec<f64> {
         }
         let run = &union[start..end];
         let fast = run.len() >= cfg.min_potentials && {
-            let times: Vec<f64> = run.iter().map(|p| p.0).collect();
-            let mut iv: Vec<f64> = times.windows(2).map(|w| w[1] - w[0]).collect();
+            let mut iv: Vec<f64> = run.windows(2).map(|w| w[1].0 - w[0].0).collect();
             iv.sort_by(f64::total_cmp);
             iv[iv.len() / 2] * cfg.min_rate_hz <= 1.0
         };
@@ -249,6 +236,17 @@ fn in_discharges(a: &[f64], b: &[f64], cfg: &FastTrainConfig) -> Vec<f64> {
         start = end;
     }
     moved
+}
+
+/// The potentials of `a` and `b` in time order, each marked `true` when it is `a`'s.
+fn labelled_union(a: &[f64], b: &[f64]) -> Vec<(f64, bool)> {
+    let mut union: Vec<(f64, bool)> = a
+        .iter()
+        .map(|&x| (x, true))
+        .chain(b.iter().map(|&x| (x, false)))
+        .collect();
+    union.sort_by(|x, y| x.0.total_cmp(&y.0));
+    union
 }
 
 /// Most changes from one piece to the other along the union train, per potential of the

@@ -221,33 +221,27 @@ pub(super) fn split_units(
             let mut iv: Vec<i64> = own.windows(2).map(|w| w[1] - w[0]).collect();
             iv.sort_unstable();
             let apart = RARE_APART * iv.get(iv.len() / 2).copied().unwrap_or(0);
-            let away = |i: usize| {
-                let si = ctx.sample(i);
-                let k = own.partition_point(|&t| t < si);
-                let prev = k.checked_sub(1).map(|j| own[j]);
-                let next = own.get(k + 1).copied();
-                prev.is_none_or(|t| si - t >= apart) && next.is_none_or(|t| t - si >= apart)
+            // Members whose nearest own spikes on both sides are at least `gap` samples away.
+            let away = |gap: i64| -> Vec<bool> {
+                members
+                    .iter()
+                    .map(|&i| {
+                        let si = ctx.sample(i);
+                        let k = own.partition_point(|&t| t < si);
+                        let prev = k.checked_sub(1).map(|j| own[j]);
+                        let next = own.get(k + 1).copied();
+                        prev.is_none_or(|t| si - t >= gap) && next.is_none_or(|t| t - si >= gap)
+                    })
+                    .collect()
             };
-            let eligible: Vec<bool> = members.iter().map(|&i| away(i)).collect();
+            let eligible = away(apart);
             n_own = own.len();
             parts = rare_parts(&shape, &amps, &eligible, &unit.t, (lo, hi), sigma, cfg);
             if parts.len() < 2 {
                 // By size only well away from the unit's firing: a waning discharge's last
                 // beats are its own smaller potentials, with gaps of up to some 40 ms.
                 let far = (RARE_SIZE_APART_MS * 1e-3 * ctx.input.rate_hz) as i64;
-                let far_away = |i: usize| {
-                    let si = ctx.sample(i);
-                    let k = own.partition_point(|&t| t < si);
-                    let prev = k.checked_sub(1).map(|j| own[j]);
-                    let next = own.get(k + 1).copied();
-                    prev.is_none_or(|t| si - t >= far) && next.is_none_or(|t| t - si >= far)
-                };
-                let eligible: Vec<bool> = members
-                    .iter()
-                    .zip(&eligible)
-                    .map(|(&i, &e)| e && far_away(i))
-                    .collect();
-                parts = amplitude_parts(&amps, &eligible, cfg);
+                parts = amplitude_parts(&amps, &away(apart.max(far)), cfg);
                 by_size = true;
             }
             if parts.len() < 2 {

@@ -292,7 +292,8 @@ pub(crate) fn merge_pieces(
                 if !(t[a].len() >= t[b].len() && motor(&units[a]) && motor(&units[b])) {
                     return None;
                 }
-                let inside = pieces_of_one_train(&t[a], &t[b], cfg)?;
+                // A join that moves nothing is none (and would end `merge_pairs` early).
+                let inside = pieces_of_one_train(&t[a], &t[b], cfg).filter(|v| !v.is_empty())?;
                 // What lies outside the train stays a unit of its own only when it is
                 // enough to be one; a few strays go with the piece.
                 let outside = t[b].len() - inside.len();

@@ -107,8 +107,8 @@ fn main() -> kymo::Result<()> {
                             );
                         }
                         println!(
-                            "    ch{c}: detected {}, unsorted {}, overlap {}, recovered {}, σ {:.1} µV, units {}, artefacts {} ({:.1} s: {:?})",
-                            a.n_detected, a.n_unsorted, a.n_overlap, a.n_recovered, a.settings.noise_sigma_uv, a.units.len(),
+                            "    ch{c}: detected {}, unsorted {}, overlap {}, recovered {}, weak {}, σ {:.1} µV, units {}, artefacts {} ({:.1} s: {:?})",
+                            a.n_detected, a.n_unsorted, a.n_overlap, a.n_recovered, a.n_weak, a.settings.noise_sigma_uv, a.units.len(),
                             a.artefacts.len(), a.artefacts.iter().map(|x| x.end_s - x.start_s).sum::<f64>(),
                             a.artefacts.iter().map(|x| x.kind.as_str()).collect::<std::collections::BTreeSet<_>>()
                         );

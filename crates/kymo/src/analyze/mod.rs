@@ -37,7 +37,9 @@
 //! wave's slow phase outlasts the window), on a surface recording every unit a motor unit,
 //! linking, each potential of a complex timed at the complex's main peak (the detector
 //! marks whichever of its spikes is largest), and potentials recovered in each unit's
-//! rhythm ([`RecoverConfig`]). Over the whole channel:
+//! rhythm ([`RecoverConfig`]); optionally (`weak.enabled`, off by default), units under
+//! the detection threshold found by their templates in what the known potentials leave
+//! ([`WeakConfig`]). Over the whole channel:
 //! runs faster than any unit fires become artefacts, one-phase templates are dropped,
 //! time-locked units become one complex ([`ComplexConfig`]), motor units that together
 //! fire one regular fast train (alternating, or taking turns) become one unit
@@ -51,6 +53,7 @@ mod interleaved;
 mod link;
 mod realign;
 mod recover;
+mod weak;
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -74,6 +77,7 @@ pub use interleaved::InterleaveConfig;
 pub use link::LinkConfig;
 pub use realign::RealignConfig;
 pub use recover::RecoverConfig;
+pub use weak::WeakConfig;
 
 /// Name of the analysis JSON schema (`docs/analysis-json.md`).
 pub const SCHEMA: &str = "kymo-analysis";
@@ -155,6 +159,8 @@ pub struct AnalysisConfig {
     pub plausibility: PlausibilityConfig,
     /// Missed potentials recovered in a unit's rhythm by template matching.
     pub recover: RecoverConfig,
+    /// Units under the detection threshold, found in what the known potentials leave.
+    pub weak: WeakConfig,
     /// Single-fibre units split into the interleaved regular trains of several fibres.
     pub interleave: InterleaveConfig,
     /// Motor units that alternate in one regular fast train merged into one.
@@ -213,6 +219,7 @@ impl AnalysisConfig {
         self.complex.check()?;
         self.realign.check()?;
         self.recover.check()?;
+        self.weak.check()?;
         self.interleave.check()?;
         self.fast_trains.check()?;
         self.plausibility.check()?;
@@ -335,6 +342,9 @@ pub struct ChannelAnalysis {
     /// Potentials found below the detection threshold in a unit's rhythm
     /// ([`RecoverConfig`]).
     pub n_recovered: usize,
+    /// Potentials of units under the detection threshold, found by their templates in
+    /// what the known potentials leave ([`WeakConfig`]).
+    pub n_weak: usize,
     /// Sorting chunks.
     pub n_chunks: usize,
     /// Artefacts, merged and sorted.
@@ -676,6 +686,7 @@ fn analyze_channel_with(
     let mut n_unsorted = 0usize;
     let mut n_overlap = 0usize;
     let mut n_recovered = 0usize;
+    let mut n_weak = 0usize;
     let mut n_chunks = 0usize;
     // Links a sorted chunk (chunks in recording order), counts it, and reports its last
     // block's `read` samples as progress.
@@ -684,6 +695,7 @@ fn analyze_channel_with(
         n_unsorted += stats.unsorted;
         n_overlap += stats.overlap;
         n_recovered += stats.recovered;
+        n_weak += stats.weak;
         warnings.extend(stats.warnings);
         progress(read);
     };
@@ -726,7 +738,7 @@ fn analyze_channel_with(
                 &mut chunk.waveforms[at..],
             )?;
             chunk.samples.extend(sb.spikes.iter().map(|s| s.sample));
-            if user.recover.enabled {
+            if user.recover.enabled || user.weak.enabled {
                 let own =
                     (b.own.start - b.output.start) as usize..(b.own.end - b.output.start) as usize;
                 if chunk.filtered.capacity() == 0 {
@@ -884,6 +896,7 @@ fn analyze_channel_with(
         n_unsorted,
         n_overlap,
         n_recovered,
+        n_weak,
         n_chunks,
         artefacts: artefact_list,
         units,
@@ -939,6 +952,7 @@ fn mains_sample(
 struct ChunkStats {
     unsorted: usize,
     recovered: usize,
+    weak: usize,
     overlap: usize,
     warnings: Vec<String>,
 }
@@ -952,6 +966,9 @@ enum Found {
     Overlap,
     /// Found again in its unit's rhythm ([`recover`]).
     Recovered,
+    /// Found under the threshold by a template in what the known potentials leave
+    /// ([`weak`]).
+    Weak,
 }
 
 /// A potential of a sorted chunk, its unit the chunk's own id.
@@ -965,7 +982,7 @@ struct ChunkPotential {
 /// A chunk sorted but not yet linked to the channel's units (see [`link_chunk`]).
 struct SortedChunk {
     units: Vec<sort::Unit>,
-    /// In the order the potentials were found: detections, overlaps, recovered.
+    /// In the order the potentials were found: detections, overlaps, recovered, weak.
     potentials: Vec<ChunkPotential>,
     warnings: Vec<String>,
 }
@@ -1033,6 +1050,15 @@ fn sort_chunk(
                 found: Found::Overlap,
             });
         }
+        // The chunk's filtered signal, for the searches under the threshold.
+        let sig = recover::Signal {
+            x: &chunk.filtered,
+            first: chunk.first_sample,
+            sigma,
+            rate_hz: rate,
+            pre: dcfg.waveform_pre,
+            dead: dcfg.refractory as u64,
+        };
         if cfg.user.recover.enabled {
             let mut trains: Vec<Vec<u64>> = vec![Vec::new(); s.units.len()];
             let pos = |unit: u32| s.units.iter().position(|u| u.id == unit);
@@ -1059,14 +1085,6 @@ fn sort_chunk(
             }
             occupied.sort_unstable();
             trains.iter_mut().for_each(|t| t.sort_unstable());
-            let sig = recover::Signal {
-                x: &chunk.filtered,
-                first: chunk.first_sample,
-                sigma,
-                rate_hz: rate,
-                pre: dcfg.waveform_pre,
-                dead: dcfg.refractory as u64,
-            };
             for (sample, k, amp) in
                 recover::recover(&sig, &s.units, &trains, &occupied, &cfg.user.recover)
             {
@@ -1077,6 +1095,38 @@ fn sort_chunk(
                     found: Found::Recovered,
                 });
             }
+        }
+        if cfg.user.weak.enabled {
+            let pos = |unit: u32| s.units.iter().position(|u| u.id == unit);
+            let mut known: Vec<(u64, usize)> = out
+                .potentials
+                .iter()
+                .filter_map(|p| {
+                    let k = p.unit.and_then(pos)?;
+                    Some(((p.time_s * rate).round() as u64, k))
+                })
+                .collect();
+            known.sort_unstable();
+            let first_id = s.units.iter().map(|u| u.id + 1).max().unwrap_or(0);
+            let found = weak::find(
+                &sig,
+                &s.units,
+                &known,
+                width,
+                &cfg.sort,
+                &cfg.user.weak,
+                first_id,
+                dcfg.threshold_k,
+            )?;
+            for (sample, unit, amp) in found.potentials {
+                out.potentials.push(ChunkPotential {
+                    time_s: sample as f64 / rate,
+                    unit: Some(unit),
+                    amplitude_uv: amp,
+                    found: Found::Weak,
+                });
+            }
+            s.units.extend(found.units);
         }
         out.warnings = s.warnings;
         out.units = s.units;
@@ -1100,6 +1150,7 @@ fn link_chunk(
     let mut stats = ChunkStats {
         unsorted: 0,
         recovered: 0,
+        weak: 0,
         overlap: 0,
         warnings: sorted.warnings,
     };
@@ -1123,6 +1174,7 @@ fn link_chunk(
                     Found::Detected => {}
                     Found::Overlap => stats.overlap += 1,
                     Found::Recovered => stats.recovered += 1,
+                    Found::Weak => stats.weak += 1,
                 }
             }
             (None, Found::Detected) => stats.unsorted += 1,

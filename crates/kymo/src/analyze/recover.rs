@@ -214,6 +214,17 @@ impl Signal<'_> {
         buf
     }
 
+    /// The whole chunk less the known potentials `known` (peak sample, index into
+    /// `units`), each at the amplitude that fits it best.
+    pub(crate) fn residual(&self, units: &[Unit], known: &[(u64, usize)]) -> Vec<f32> {
+        let templates: Vec<Template> = units.iter().map(|u| Template::new(&u.template)).collect();
+        let known: Vec<(u64, &Template)> = known
+            .iter()
+            .filter_map(|&(s, k)| templates.get(k).map(|t| (s, t)))
+            .collect();
+        self.peeled(self.first as i64, self.x.len(), &known)
+    }
+
     /// Best fit of `tpl` with its peak in `lo..=hi` (recording samples) among those `ok`
     /// accepts, the potentials `known` subtracted first: (peak sample, amplitude, z,
     /// explained share). `interval` is the train's local interval, samples: when it is

@@ -195,7 +195,7 @@ pub(crate) mod linalg;
 mod measure;
 mod quality;
 mod split;
-mod templates;
+pub(crate) mod templates;
 
 pub use config::{ClassCriteria, MeasureConfig, SortConfig, ValidSortConfig};
 pub(crate) use measure::main_half_width_ms;
@@ -1583,37 +1583,28 @@ pub fn sort(input: &SortInput, cfg: &ValidSortConfig) -> Result<Sorting> {
         let (class, class_reason) = measure::classify(&m, fs, &c.classes);
         let id = out.units.len() as u32;
         id_of[u] = Some(id);
-        let to_ms = |i: usize| (i as f64 - pre as f64) * 1e3 / fs;
-        out.units.push(Unit {
+        let mut unit = Unit {
             id,
             template: t.clone(),
             n_spikes: n_det[u] + n_ext[u],
             n_extra: n_ext[u],
-            p2p_uv: m.p2p,
-            duration_ms: m.duration_ms(fs),
-            onset_ms: to_ms(m.onset),
-            end_ms: to_ms(m.end),
-            phases: m.phases.len() as u32,
-            turns: m.turns,
-            first_phase: match m.phases.first() {
-                Some(p) if !p.positive => Polarity::Negative,
-                Some(_) => Polarity::Positive,
-                None => {
-                    if t[m.peak_index] >= 0.0 {
-                        Polarity::Positive
-                    } else {
-                        Polarity::Negative
-                    }
-                }
-            },
-            area_uv_ms: m.area_uv_ms,
-            snr_db: 20.0 * (m.rms / sigma).log10(),
+            p2p_uv: 0.0,
+            duration_ms: 0.0,
+            onset_ms: 0.0,
+            end_ms: 0.0,
+            phases: 0,
+            turns: 0,
+            first_phase: Polarity::Positive,
+            area_uv_ms: 0.0,
+            snr_db: 0.0,
             amplitude_spread: spread.get(u).copied().unwrap_or(0.0),
             l_ratio: iso[u].0,
             isolation_distance: iso[u].1,
             class,
             class_reason,
-        });
+        };
+        set_measured(&mut unit, &m, pre, fs, sigma);
+        out.units.push(unit);
     }
     for ((lab, shift), f) in out.labels.iter_mut().zip(&mut out.shifts).zip(&fits) {
         *lab = f.and_then(|f| id_of[f.unit]);
@@ -1628,6 +1619,55 @@ pub fn sort(input: &SortInput, cfg: &ValidSortConfig) -> Result<Sorting> {
         .filter_map(|e| id_of[e.fit.unit].map(|id| (e.at as u64, id)))
         .collect();
     Ok(out)
+}
+
+/// Sets `unit`'s measurements from `m`, the measurement of its template (peak at `pre`);
+/// `sigma` is the noise σ.
+fn set_measured(unit: &mut Unit, m: &measure::Measured, pre: usize, fs: f64, sigma: f64) {
+    let t = &unit.template;
+    let to_ms = |i: usize| (i as f64 - pre as f64) * 1e3 / fs;
+    unit.first_phase = match m.phases.first() {
+        Some(p) if !p.positive => Polarity::Negative,
+        Some(_) => Polarity::Positive,
+        None => {
+            if t[m.peak_index] >= 0.0 {
+                Polarity::Positive
+            } else {
+                Polarity::Negative
+            }
+        }
+    };
+    unit.p2p_uv = m.p2p;
+    unit.duration_ms = m.duration_ms(fs);
+    unit.onset_ms = to_ms(m.onset);
+    unit.end_ms = to_ms(m.end);
+    unit.phases = m.phases.len() as u32;
+    unit.turns = m.turns;
+    unit.area_uv_ms = m.area_uv_ms;
+    unit.snr_db = 20.0 * (m.rms / sigma).log10();
+}
+
+/// Gives `unit` the template `t` (peak at `pre`), the average of `n` of its potentials,
+/// and measures and classifies it again; false (the unit unchanged) when the template
+/// has nothing to measure.
+pub(crate) fn remeasure(
+    unit: &mut Unit,
+    t: Vec<f32>,
+    pre: usize,
+    n: usize,
+    fs: f64,
+    sigma: f64,
+    cfg: &ValidSortConfig,
+) -> bool {
+    let c = cfg.get();
+    let sigma_t = sigma / (n.max(1) as f64).sqrt();
+    let Some(m) = measure::measure(&t, fs, sigma_t, &c.measure) else {
+        return false;
+    };
+    (unit.class, unit.class_reason) = measure::classify(&m, fs, &c.classes);
+    unit.template = t;
+    set_measured(unit, &m, pre, fs, sigma);
+    true
 }
 
 /// Re-measures `unit` on `long`, a longer average of its potentials (peak at index `pre`,

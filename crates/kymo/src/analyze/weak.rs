@@ -81,6 +81,11 @@ pub struct WeakConfig {
     /// different units 0.92–0.96: kymo, seeds 11–40, the tail's pieces counted as a unit
     /// of their own cost more).
     pub same_unit_correlation: f64,
+    /// Most share of such finds within a quarter of the known unit's median interval of
+    /// one of its potentials (default 0.2): a unit's missed potentials lie in its gaps,
+    /// another unit's anywhere (half of them that close); above it they are a unit of
+    /// their own.
+    pub max_beside_share: f64,
     /// Least peak of a new unit's template, multiples of σ (default 1.5).
     pub min_peak_k: f64,
 }
@@ -100,6 +105,7 @@ impl Default for WeakConfig {
             min_consistency_ratio: 0.5,
             max_candidates: 20_000,
             same_unit_correlation: 0.92,
+            max_beside_share: 0.2,
             min_peak_k: 1.5,
         }
     }
@@ -124,13 +130,14 @@ impl WeakConfig {
             && (0.0..=1.0).contains(&self.min_consistency)
             && (0.0..=1.0).contains(&self.min_consistency_ratio)
             && (0.0..=1.0).contains(&self.same_unit_correlation)
+            && (0.0..=1.0).contains(&self.max_beside_share)
             && self.min_peak_k.is_finite()
             && self.min_peak_k >= 0.0;
         if ok {
             Ok(())
         } else {
             Err(Error::config(format!(
-                "analyze: weak settings {self:?} are out of range (threshold_k, min_z > 0; known_k, min_peak_k ≥ 0; same_unit_correlation, min_consistency, min_consistency_ratio in [0, 1]; guard_ms in [0, 20]; 0 < amplitude_range[0] < amplitude_range[1]; min_explained in [0, 1); min_potentials at least 2; max_candidates at least 100)"
+                "analyze: weak settings {self:?} are out of range (threshold_k, min_z > 0; known_k, min_peak_k ≥ 0; same_unit_correlation, max_beside_share, min_consistency, min_consistency_ratio in [0, 1]; guard_ms in [0, 20]; 0 < amplitude_range[0] < amplitude_range[1]; min_explained in [0, 1); min_potentials at least 2; max_candidates at least 100)"
             )))
         }
     }
@@ -283,7 +290,17 @@ pub(crate) fn find(
                 if u.class != WaveformClass::MotorUnit {
                     continue;
                 }
-                Some(u.id)
+                // A unit's own missed potentials fall in the gaps of its train; another
+                // unit of a like shape (in a voluntary contraction, several) fires beside
+                // its potentials as often as not, and is a unit of its own.
+                let k = units.iter().position(|v| v.id == u.id);
+                let train: Vec<u64> = known
+                    .iter()
+                    .filter(|&&(_, j)| Some(j) == k)
+                    .map(|&(s, _)| s)
+                    .collect();
+                let beside = beside_share(&train, own.iter().map(|f| sig.first + f.0 as u64));
+                (beside <= cfg.max_beside_share).then_some(u.id)
             }
             _ => None,
         };
@@ -329,6 +346,31 @@ pub(crate) fn find(
         taken.sort_unstable();
     }
     Ok(out)
+}
+
+/// Share of `finds` (samples) closer to a potential of `train` (sorted samples) than a
+/// quarter of the train's median interval; 1 when the train has no interval.
+fn beside_share(train: &[u64], finds: impl Iterator<Item = u64>) -> f64 {
+    let mut iv: Vec<u64> = train.windows(2).map(|w| w[1] - w[0]).collect();
+    if iv.is_empty() {
+        return 1.0;
+    }
+    let mid = iv.len() / 2;
+    let near = *iv.select_nth_unstable(mid).1 / 4;
+    let (mut n, mut close) = (0usize, 0usize);
+    for f in finds {
+        n += 1;
+        let i = train.partition_point(|&t| t < f);
+        let d_next = train.get(i).map_or(u64::MAX, |&t| t - f);
+        let d_prev = i.checked_sub(1).map_or(u64::MAX, |j| f - train[j]);
+        if d_next.min(d_prev) < near {
+            close += 1;
+        }
+    }
+    if n == 0 {
+        return 1.0;
+    }
+    close as f64 / n as f64
 }
 
 /// The template's matched filter over the residual: its finds (index into the residual
@@ -548,6 +590,19 @@ mod tests {
             found.len()
         );
         assert_eq!(w.units[0].class, WaveformClass::MotorUnit);
+    }
+
+    /// Finds in a train's gaps are its own missed beats; finds beside its potentials are
+    /// another unit's.
+    #[test]
+    fn finds_beside_a_trains_potentials_are_counted_and_those_in_its_gaps_are_not() {
+        let train: Vec<u64> = (0..20).map(|k| 1_000 + 1_000 * k).collect();
+        // One gap-filling find per interval (500 samples from both neighbours).
+        assert_eq!(beside_share(&train, (0..19).map(|k| 1_500 + 1_000 * k)), 0.0);
+        // Within a quarter interval (250 samples) of a potential, on either side.
+        let mixed = [1_100u64, 2_900, 4_500, 6_500];
+        assert_eq!(beside_share(&train, mixed.into_iter()), 0.5);
+        assert_eq!(beside_share(&[5], [7u64].into_iter()), 1.0);
     }
 
     /// Noise alone has no unit in it.

@@ -598,7 +598,10 @@ mod tests {
     fn finds_beside_a_trains_potentials_are_counted_and_those_in_its_gaps_are_not() {
         let train: Vec<u64> = (0..20).map(|k| 1_000 + 1_000 * k).collect();
         // One gap-filling find per interval (500 samples from both neighbours).
-        assert_eq!(beside_share(&train, (0..19).map(|k| 1_500 + 1_000 * k)), 0.0);
+        assert_eq!(
+            beside_share(&train, (0..19).map(|k| 1_500 + 1_000 * k)),
+            0.0
+        );
         // Within a quarter interval (250 samples) of a potential, on either side.
         let mixed = [1_100u64, 2_900, 4_500, 6_500];
         assert_eq!(beside_share(&train, mixed.into_iter()), 0.5);

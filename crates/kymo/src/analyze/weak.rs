@@ -8,8 +8,8 @@
 //! unit is found in what is left:
 //!
 //! 1. the **residual**: the chunk's filtered signal less every known potential at the
-//!    amplitude that fits it best; where the known potentials themselves stand above the
-//!    detection threshold, the residual holds their misfit and is not searched;
+//!    amplitude that fits it best; where a known potential's template reaches (above
+//!    `known_k` σ, 0 by default) the residual holds its misfit and is not searched;
 //! 2. **candidates**: the residual's peaks above a lower threshold (`threshold_k`, 3.5 σ
 //!    by default), one per dead time;
 //! 3. **clusters**: the candidates sorted as the detections are ([`sort::sort`]); most
@@ -23,9 +23,12 @@
 //!    spreads is empty in the millions of positions of a chunk); a unit finds its
 //!    potentials, those that crossed the low threshold and those that did not.
 //!
-//! Units are taken in order of their finds; a find within the dead time of an earlier
-//! unit's belongs to that one, and a unit keeps its finds when at least `min_potentials`
-//! remain and most of them are its own.
+//! Clusters are taken in order of their finds; a find within the dead time of an earlier
+//! cluster's belongs to that one, and a cluster keeps its finds when at least
+//! `min_potentials` remain, most of them its own, and they average to its shape. Finds
+//! shaped like a known motor unit that lie in its train's gaps are that unit's missed
+//! potentials; otherwise they make a new unit when their average is a motor unit
+//! potential peaking between `min_peak_k` σ and the detection threshold.
 
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};

@@ -1059,9 +1059,10 @@ fn sort_chunk(
             pre: dcfg.waveform_pre,
             dead: dcfg.refractory as u64,
         };
+        // A chunk unit's index from its id.
+        let pos = |unit: u32| s.units.iter().position(|u| u.id == unit);
         if cfg.user.recover.enabled {
             let mut trains: Vec<Vec<u64>> = vec![Vec::new(); s.units.len()];
-            let pos = |unit: u32| s.units.iter().position(|u| u.id == unit);
             for (i, label) in s.labels.iter().enumerate() {
                 if let Some(k) = label.and_then(pos) {
                     trains[k].push(chunk.samples[i]);
@@ -1097,7 +1098,6 @@ fn sort_chunk(
             }
         }
         if cfg.user.weak.enabled {
-            let pos = |unit: u32| s.units.iter().position(|u| u.id == unit);
             let mut known: Vec<(u64, usize)> = out
                 .potentials
                 .iter()

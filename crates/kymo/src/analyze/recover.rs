@@ -151,17 +151,17 @@ type Fit = (u64, f64, f64, f64);
 /// A recovered potential: (peak sample, chunk unit index, amplitude µV, z).
 type Recovered = (u64, usize, f32, f64);
 
-struct Template<'a> {
-    t: &'a [f32],
-    norm2: f64,
+pub(crate) struct Template<'a> {
+    pub t: &'a [f32],
+    pub norm2: f64,
     /// `[lo, hi)`: the template's samples outside are exactly zero (the sorter's templates
     /// are zero outside their support), so the correlation skips them.
-    lo: usize,
-    hi: usize,
+    pub lo: usize,
+    pub hi: usize,
 }
 
 impl<'a> Template<'a> {
-    fn new(t: &'a [f32]) -> Template<'a> {
+    pub(crate) fn new(t: &'a [f32]) -> Template<'a> {
         let norm2 = t.iter().map(|v| (*v as f64).powi(2)).sum();
         let lo = t.iter().position(|v| *v != 0.0).unwrap_or(0);
         let hi = t.iter().rposition(|v| *v != 0.0).map_or(lo, |i| i + 1);

@@ -33,7 +33,7 @@
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::recover::Signal;
+use super::recover::{Signal, Template};
 use crate::sort::templates::similarity;
 use crate::sort::{self, SortInput, Unit, ValidSortConfig, WaveformClass};
 use crate::{Error, Result};
@@ -154,7 +154,8 @@ pub(crate) struct WeakUnits {
     pub potentials: Vec<(u64, u32, f32)>,
 }
 
-/// Positions between candidates or finds: the dead time, samples.
+/// Peaks of `|r|` over `thr` at `free` samples: from each crossing, the largest `|r|`
+/// within `align` samples, then none for `dead` samples.
 fn local_peaks(r: &[f32], free: &[bool], thr: f32, align: usize, dead: usize) -> Vec<usize> {
     let mut out = Vec::new();
     let mut i = 0;
@@ -241,7 +242,7 @@ pub(crate) fn find(
     let sorted = sort::sort(&input, sort_cfg)?;
     let shift = (sort_cfg.get().merge_max_shift_ms * 1e-3 * sig.rate_hz).round() as usize;
     // Each cluster's template over the whole residual.
-    let finds: Vec<Vec<(usize, f64, f32)>> = sorted
+    let finds: Vec<Vec<(usize, f32)>> = sorted
         .units
         .par_iter()
         .map(|u| scan(&residual, &free, &u.template, sig, cfg))
@@ -254,9 +255,9 @@ pub(crate) fn find(
         if all.len() < cfg.min_potentials {
             continue;
         }
-        let own: Vec<&(usize, f64, f32)> = all
+        let own: Vec<&(usize, f32)> = all
             .iter()
-            .filter(|(p, _, _)| {
+            .filter(|(p, _)| {
                 let i = taken.partition_point(|&t| t + dead < *p);
                 taken.get(i).is_none_or(|&t| t > p + dead)
             })
@@ -270,7 +271,7 @@ pub(crate) fn find(
         // unit's potentials average to the cluster's shape; finds in the tails of
         // something else (potentials no unit explains) average to little.
         let mut t = vec![0.0f64; wave_len];
-        for &&(p, _, _) in &own {
+        for &&(p, _) in &own {
             t.iter_mut()
                 .zip(&residual[p - pre..p - pre + wave_len])
                 .for_each(|(a, &b)| *a += b as f64);
@@ -285,21 +286,21 @@ pub(crate) fn find(
         // ([`super::recover`]); finds of their shape are dropped.
         let (best_known, best_c) = units
             .iter()
-            .map(|u| (Some(u), similarity(&t, &u.template, shift).0))
+            .enumerate()
+            .map(|(k, u)| (Some((k, u)), similarity(&t, &u.template, shift).0))
             .max_by(|a, b| a.1.total_cmp(&b.1))
             .unwrap_or((None, 0.0));
         let known_unit = match best_known {
-            Some(u) if best_c >= cfg.same_unit_correlation => {
+            Some((k, u)) if best_c >= cfg.same_unit_correlation => {
                 if u.class != WaveformClass::MotorUnit {
                     continue;
                 }
                 // A unit's own missed potentials fall in the gaps of its train; another
                 // unit of a like shape (in a voluntary contraction, several) fires beside
                 // its potentials as often as not, and is a unit of its own.
-                let k = units.iter().position(|v| v.id == u.id);
                 let train: Vec<u64> = known
                     .iter()
-                    .filter(|&&(_, j)| Some(j) == k)
+                    .filter(|&&(_, j)| j == k)
                     .map(|&(s, _)| s)
                     .collect();
                 let beside = beside_share(&train, own.iter().map(|f| sig.first + f.0 as u64));
@@ -307,12 +308,13 @@ pub(crate) fn find(
             }
             _ => None,
         };
+        let peak = t.iter().fold(0.0f32, |m, v| m.max(v.abs()));
         let id = match known_unit {
             Some(id) => id,
             // A new unit stands under the detection threshold, or the threshold would have
             // found it: a larger shape is made of potentials the sort missed or misfit
             // (overlaps of the known units), which average to a noisy copy of them.
-            None if t.iter().fold(0.0f32, |m, v| m.max(v.abs())) >= detect_k * sigma => continue,
+            None if peak >= detect_k * sigma => continue,
             None => {
                 let mut unit = sorted.units[k].clone();
                 unit.id = first_id + out.units.len() as u32;
@@ -330,7 +332,6 @@ pub(crate) fn find(
                 // Only motor units: a fibre's or a positive sharp wave's average over the
                 // window is measured apart (their slow phases outlast it), and shapes that
                 // do not rise to `min_peak_k` σ are no potential anyone sees on the trace.
-                let peak = t.iter().fold(0.0f32, |m, v| m.max(v.abs()));
                 if unit.class != WaveformClass::MotorUnit
                     || unit.turns == 0
                     || (peak as f64) < cfg.min_peak_k * sigma as f64
@@ -342,7 +343,7 @@ pub(crate) fn find(
                 id
             }
         };
-        for &&(p, _, amp) in &own {
+        for &&(p, amp) in &own {
             out.potentials.push((sig.first + p as u64, id, amp));
             taken.push(p);
         }
@@ -377,21 +378,18 @@ fn beside_share(train: &[u64], finds: impl Iterator<Item = u64>) -> f64 {
 }
 
 /// The template's matched filter over the residual: its finds (index into the residual
-/// of the peak, z, amplitude µV), one per dead time.
+/// of the peak, amplitude µV), one per dead time.
 fn scan(
     r: &[f32],
     free: &[bool],
     template: &[f32],
     sig: &Signal,
     cfg: &WeakConfig,
-) -> Vec<(usize, f64, f32)> {
-    let lo = template.iter().position(|v| *v != 0.0).unwrap_or(0);
-    let hi = template
-        .iter()
-        .rposition(|v| *v != 0.0)
-        .map_or(lo, |i| i + 1);
+) -> Vec<(usize, f32)> {
+    let Template {
+        norm2: tt, lo, hi, ..
+    } = Template::new(template);
     let t = &template[lo..hi];
-    let tt: f64 = t.iter().map(|v| (*v as f64).powi(2)).sum();
     let pre = sig.pre;
     if tt <= 0.0 || r.len() < template.len() + pre {
         return Vec::new();
@@ -422,7 +420,7 @@ fn scan(
     let dead = sig.dead as usize;
     let peak_uv = template.get(pre).map_or(0.0, |v| v.abs()) as f64;
     let floor = (hi - lo) as f64 * (sig.sigma as f64).powi(2);
-    let mut out: Vec<(usize, f64, f32)> = Vec::new();
+    let mut out: Vec<(usize, f32)> = Vec::new();
     let mut j = 0;
     while j < c.len() {
         let z = c[j] as f64 / spread;
@@ -449,7 +447,7 @@ fn scan(
             && a <= cfg.amplitude_range[1]
             && explained >= cfg.min_explained
         {
-            out.push((p, z, (a * peak_uv) as f32));
+            out.push((p, (a * peak_uv) as f32));
         }
         j += dead.max(1);
     }

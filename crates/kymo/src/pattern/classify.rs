@@ -47,6 +47,8 @@
 //! many irregular units vs jitter below 1 %; fibrillation vs endplate spike — regular and
 //! initially positive vs irregular and initially negative.
 
+use std::borrow::Cow;
+
 use serde::{Deserialize, Serialize};
 
 use super::config::{PatternConfig, ScoringConfig};
@@ -56,8 +58,9 @@ use super::{DischargeClass, UnitInput, WaveformClass};
 /// One criterion of a class and how the discharge met it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Criterion {
-    /// What is measured, e.g. `intraburst rate (Hz)`.
-    pub name: String,
+    /// What is measured, e.g. `intraburst rate (Hz)` (borrowed from the rule's text: a long
+    /// recording scores tens of thousands of segments against every class).
+    pub name: Cow<'static, str>,
     /// The measured value (`None` when it could not be measured, or for a waveform).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub value: Option<f64>,
@@ -141,13 +144,20 @@ impl<'a> Rule<'a> {
     }
 
     /// `value` should lie in `[lo, hi]` (`lo = 0`, `hi = ∞` for open ends).
-    pub fn range(&mut self, name: &str, value: Option<f64>, lo: f64, hi: f64, required: bool) {
+    pub fn range(
+        &mut self,
+        name: &'static str,
+        value: Option<f64>,
+        lo: f64,
+        hi: f64,
+        required: bool,
+    ) {
         let m = match value {
             Some(v) => membership(v, lo, hi, self.sc),
             None => self.sc.unknown,
         };
         self.crit.push(Criterion {
-            name: name.to_string(),
+            name: Cow::Borrowed(name),
             value,
             low: (lo > 0.0).then_some(lo),
             high: hi.is_finite().then_some(hi),
@@ -158,19 +168,19 @@ impl<'a> Rule<'a> {
     }
 
     /// `value` should be at least `lo`.
-    pub fn at_least(&mut self, name: &str, value: Option<f64>, lo: f64, required: bool) {
+    pub fn at_least(&mut self, name: &'static str, value: Option<f64>, lo: f64, required: bool) {
         self.range(name, value, lo, f64::INFINITY, required);
     }
 
     /// `value` should be at most `hi`.
-    pub fn at_most(&mut self, name: &str, value: Option<f64>, hi: f64, required: bool) {
+    pub fn at_most(&mut self, name: &'static str, value: Option<f64>, hi: f64, required: bool) {
         self.range(name, value, 0.0, hi, required);
     }
 
     /// A non-numeric criterion with a fixed membership.
-    pub fn table(&mut self, name: &str, note: &str, m: f64, required: bool) {
+    pub fn table(&mut self, name: &'static str, note: &str, m: f64, required: bool) {
         self.crit.push(Criterion {
-            name: name.to_string(),
+            name: Cow::Borrowed(name),
             value: None,
             low: None,
             high: None,

@@ -314,6 +314,18 @@ struct Seg {
     episode: bool,
 }
 
+/// The best class with its criteria and the runner-up's class and score, all that is read
+/// of a segment's scores: the criteria of every class for every segment of a long
+/// recording would hold hundreds of MB.
+fn best_two(mut scores: Vec<ClassScore>) -> Vec<ClassScore> {
+    scores.truncate(2);
+    if let Some(runner) = scores.get_mut(1) {
+        runner.criteria = Vec::new();
+    }
+    scores.shrink_to_fit();
+    scores
+}
+
 fn half_duration_s(u: &UnitInput) -> f64 {
     let d = u.duration_ms as f64;
     if d.is_finite() && d > 0.0 {
@@ -716,7 +728,7 @@ pub fn analyze_channel(
     }
 
     for s in &mut segs {
-        s.scores = classify::score_segment(&s.f, &trains[s.tr].unit, cfg);
+        s.scores = best_two(classify::score_segment(&s.f, &trains[s.tr].unit, cfg));
     }
 
     let mut discharges = Vec::new();
@@ -738,10 +750,14 @@ pub fn analyze_channel(
     in_episode.dedup();
 
     let mut stray = 0u64;
-    for s in segs.iter().filter(|s| !s.episode) {
+    // The segments are consumed: each discharge takes its segment's features and criteria.
+    for s in segs.into_iter().filter(|s| !s.episode) {
         let tr = &trains[s.tr];
-        let best = &s.scores[0];
-        let runner = s.scores.get(1).filter(|r| r.score > 0.0).map(|r| RunnerUp {
+        let mut scores = s.scores.into_iter();
+        let Some(best) = scores.next() else {
+            continue;
+        };
+        let runner = scores.next().filter(|r| r.score > 0.0).map(|r| RunnerUp {
             class: r.class,
             score: r.score,
         });
@@ -761,7 +777,7 @@ pub fn analyze_channel(
                 let evidence = evidence::single_unit(DischargeClass::Fasciculation, &f, tr, ctx);
                 discharges.push(single_unit_discharge(
                     DischargeClass::Fasciculation,
-                    best,
+                    (best.score, best.criteria.clone()),
                     runner,
                     tr,
                     one,
@@ -787,11 +803,11 @@ pub fn analyze_channel(
         let evidence = evidence::single_unit(class, &s.f, tr, ctx);
         discharges.push(single_unit_discharge(
             class,
-            best,
+            (best.score, best.criteria),
             runner,
             tr,
             s.seg,
-            s.f.clone(),
+            s.f,
             evidence,
         ));
     }
@@ -805,28 +821,30 @@ pub fn analyze_channel(
     }
 }
 
+/// A discharge of one unit's segment; `best` is the best class's score and criteria.
 fn single_unit_discharge(
     class: DischargeClass,
-    best: &ClassScore,
+    best: (f64, Vec<classify::Criterion>),
     runner: Option<RunnerUp>,
     tr: &Train,
     seg: Segment,
     features: Features,
     evidence: String,
 ) -> Discharge {
+    let (best_score, criteria) = best;
     let h = half_duration_s(&tr.unit);
     let (first, last) = (tr.t[seg.a], tr.t[seg.b - 1]);
     let score = if class == DischargeClass::Unclassified {
         0.0
     } else {
-        best.score
+        best_score
     };
     Discharge {
         class,
         confidence: if class == DischargeClass::Unclassified {
             0.0
         } else {
-            classify::confidence(best.score, runner.map_or(0.0, |r| r.score))
+            classify::confidence(best_score, runner.map_or(0.0, |r| r.score))
         },
         score,
         runner_up: runner,
@@ -837,7 +855,7 @@ fn single_unit_discharge(
         units: vec![tr.unit.id],
         n_potentials: seg.len() as u32,
         features,
-        criteria: best.criteria.clone(),
+        criteria,
         evidence,
     }
 }

@@ -1,5 +1,6 @@
 //! The whole analysis of a recording: filter → detect → sort → trains, bursts, features,
-//! classification and summary, channel by channel, with flat memory.
+//! classification and summary, channel by channel, in memory bounded by the chunks in
+//! flight and the result.
 //!
 //! ```no_run
 //! use kymo::analyze::{analyze_file, AnalysisConfig};
@@ -23,7 +24,10 @@
 //! waveforms are dropped. What stays for the whole recording is one small record per
 //! potential (time, unit, amplitude: 16 bytes) for the pattern stages, which need whole
 //! trains; that grows with the number of potentials (a few MB per channel-hour), never with
-//! the number of samples. Channels run in parallel with rayon, each with its own reader.
+//! the number of samples. So does the result, which is kept until the outputs are written:
+//! each discharge holds its features, its class's criteria and its evidence sentence (about
+//! 2 kB), and while classifying, a segment keeps only its best class's criteria and the
+//! runner-up's score (see `bench/peak-memory`). Channels run in parallel with rayon, each with its own reader.
 //! When there are fewer channels than threads, a closed chunk is sorted by another thread
 //! while the next one is read, filtered and searched (at most two chunks per channel are
 //! held then), and is linked once the chunk before it is: the result is the same as
@@ -785,6 +789,8 @@ fn analyze_channel_with(
         settle(last.finish()?, read);
     }
 
+    // Held until the outputs are written: no spare capacity.
+    potentials.shrink_to_fit();
     potentials.sort_by(|a, b| a.time_s.total_cmp(&b.time_s));
     let mut units = linker.finish(&potentials);
     let plaus = &user.plausibility;

@@ -319,6 +319,9 @@ struct Seg {
 /// recording would hold hundreds of MB.
 fn best_two(mut scores: Vec<ClassScore>) -> Vec<ClassScore> {
     scores.truncate(2);
+    if let Some(best) = scores.get_mut(0) {
+        best.criteria.shrink_to_fit();
+    }
     if let Some(runner) = scores.get_mut(1) {
         runner.criteria = Vec::new();
     }
@@ -697,6 +700,8 @@ pub fn analyze_channel(
         }
         contexts.push(ctx);
     }
+    // Long recordings have tens of thousands of segments per channel: no spare capacity.
+    segs.shrink_to_fit();
     segs.sort_by(|a, b| a.first.total_cmp(&b.first).then(a.tr.cmp(&b.tr)));
 
     // Co-active units of sustained segments.
@@ -731,7 +736,7 @@ pub fn analyze_channel(
         s.scores = best_two(classify::score_segment(&s.f, &trains[s.tr].unit, cfg));
     }
 
-    let mut discharges = Vec::new();
+    let mut discharges = Vec::with_capacity(segs.len());
     // Fasciculations are judged at rest: a unit that takes part in voluntary or cramp
     // activity in this recording (fires a sustained segment in it) is not called
     // fasciculating. A unit whose only potentials in an episode's span are single ones
@@ -811,6 +816,7 @@ pub fn analyze_channel(
             evidence,
         ));
     }
+    discharges.shrink_to_fit();
     discharges.sort_by(|a, b| a.start_s.total_cmp(&b.start_s).then(a.units.cmp(&b.units)));
     units_together_are_not_fasciculating(&mut discharges, &cfg.fasciculation);
     let summary = summary::summarize(&discharges, &trains, recording_s, stray, diag, cfg);

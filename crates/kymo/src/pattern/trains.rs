@@ -186,6 +186,8 @@ pub(crate) fn build(
         trains[k].amp.push(p.amplitude_uv as f64);
     }
     for tr in &mut trains {
+        tr.t.shrink_to_fit();
+        tr.amp.shrink_to_fit();
         if tr.t.windows(2).any(|w| w[1] < w[0]) {
             let mut idx: Vec<usize> = (0..tr.t.len()).collect();
             idx.sort_by(|&a, &b| tr.t[a].total_cmp(&tr.t[b]));

@@ -27,11 +27,11 @@
 //! the number of samples. So does the result, which is kept until the outputs are written:
 //! each discharge holds its features, its class's criteria and its evidence sentence (about
 //! 2 kB), and while classifying, a segment keeps only its best class's criteria and the
-//! runner-up's score (see `bench/peak-memory`). Channels run in parallel with rayon, each with its own reader.
-//! When there are fewer channels than threads, a closed chunk is sorted by another thread
-//! while the next one is read, filtered and searched (at most two chunks per channel are
-//! held then), and is linked once the chunk before it is: the result is the same as
-//! sorting the chunks in turn.
+//! runner-up's score (see `bench/peak-memory`). Channels run in parallel with rayon, each
+//! with its own reader. When there are fewer channels than threads, a closed chunk is
+//! sorted by another thread while the next one is read, filtered and searched (at most
+//! two chunks per channel are held then), and is linked once the chunk before it is: the
+//! result is the same as sorting the chunks in turn.
 //!
 //! # Between sorting and the pattern stages
 //!

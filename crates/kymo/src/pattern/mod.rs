@@ -782,7 +782,7 @@ pub fn analyze_channel(
                 let evidence = evidence::single_unit(DischargeClass::Fasciculation, &f, tr, ctx);
                 discharges.push(single_unit_discharge(
                     DischargeClass::Fasciculation,
-                    (best.score, best.criteria.clone()),
+                    best.clone(),
                     runner,
                     tr,
                     one,
@@ -807,13 +807,7 @@ pub fn analyze_channel(
         };
         let evidence = evidence::single_unit(class, &s.f, tr, ctx);
         discharges.push(single_unit_discharge(
-            class,
-            (best.score, best.criteria),
-            runner,
-            tr,
-            s.seg,
-            s.f,
-            evidence,
+            class, best, runner, tr, s.seg, s.f, evidence,
         ));
     }
     discharges.shrink_to_fit();
@@ -827,30 +821,29 @@ pub fn analyze_channel(
     }
 }
 
-/// A discharge of one unit's segment; `best` is the best class's score and criteria.
+/// A discharge of one unit's segment, taking the best class's criteria.
 fn single_unit_discharge(
     class: DischargeClass,
-    best: (f64, Vec<classify::Criterion>),
+    best: ClassScore,
     runner: Option<RunnerUp>,
     tr: &Train,
     seg: Segment,
     features: Features,
     evidence: String,
 ) -> Discharge {
-    let (best_score, criteria) = best;
     let h = half_duration_s(&tr.unit);
     let (first, last) = (tr.t[seg.a], tr.t[seg.b - 1]);
     let score = if class == DischargeClass::Unclassified {
         0.0
     } else {
-        best_score
+        best.score
     };
     Discharge {
         class,
         confidence: if class == DischargeClass::Unclassified {
             0.0
         } else {
-            classify::confidence(best_score, runner.map_or(0.0, |r| r.score))
+            classify::confidence(best.score, runner.map_or(0.0, |r| r.score))
         },
         score,
         runner_up: runner,
@@ -861,7 +854,7 @@ fn single_unit_discharge(
         units: vec![tr.unit.id],
         n_potentials: seg.len() as u32,
         features,
-        criteria,
+        criteria: best.criteria,
         evidence,
     }
 }

@@ -7,6 +7,7 @@
 
 mod args;
 mod commands;
+mod malloc;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -16,6 +17,7 @@ use clap::Parser;
 use args::{Cli, Command};
 
 fn main() -> ExitCode {
+    malloc::fix_mmap_threshold();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {

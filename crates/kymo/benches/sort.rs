@@ -15,7 +15,7 @@ use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use kymo::simulate::{self, Simulation};
-use kymo::sort::{sort, SortConfig, SortInput};
+use kymo::sort::{sort, SortConfig, SortInput, Waveforms};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::StandardNormal;
@@ -97,7 +97,7 @@ fn bench(c: &mut Criterion) {
                 let s = sort(
                     &SortInput {
                         rate_hz: RATE_HZ,
-                        waveforms: &inp.waveforms,
+                        waveforms: Waveforms::Matrix(&inp.waveforms),
                         wave_len: LEN,
                         pre_samples: PRE,
                         spike_samples: &inp.samples,

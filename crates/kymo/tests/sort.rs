@@ -19,7 +19,7 @@ use std::collections::BTreeMap;
 use kymo::simulate::truth::Truth;
 use kymo::simulate::waveform::WaveformKind;
 use kymo::simulate::{self, Simulation, VecSink};
-use kymo::sort::{sort, Polarity, SortConfig, SortInput, Sorting, WaveformClass};
+use kymo::sort::{sort, Polarity, SortConfig, SortInput, Sorting, WaveformClass, Waveforms};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -56,7 +56,7 @@ impl Case {
     fn input(&self) -> SortInput<'_> {
         SortInput {
             rate_hz: self.rate_hz,
-            waveforms: &self.waveforms,
+            waveforms: Waveforms::Matrix(&self.waveforms),
             wave_len: self.wave_len,
             pre_samples: self.pre,
             spike_samples: &self.samples,
@@ -864,7 +864,7 @@ fn bounded_subset_still_labels_every_spike() {
 fn plain_input<'a>(w: &'a [f32], len: usize, pre: usize, s: &'a [u64]) -> SortInput<'a> {
     SortInput {
         rate_hz: 20_000.0,
-        waveforms: w,
+        waveforms: Waveforms::Matrix(w),
         wave_len: len,
         pre_samples: pre,
         spike_samples: s,
@@ -970,7 +970,7 @@ fn units_with_alike_main_spikes_and_different_slow_phases_are_two() {
     let samples: Vec<u64> = events.iter().map(|e| e.0).collect();
     let input = SortInput {
         rate_hz: fs,
-        waveforms: &waveforms,
+        waveforms: Waveforms::Matrix(&waveforms),
         wave_len: l,
         pre_samples: pre,
         spike_samples: &samples,

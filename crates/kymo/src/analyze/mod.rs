@@ -17,11 +17,14 @@
 //!
 //! Each channel is read, filtered and searched for potentials block by block
 //! ([`crate::dsp::Filter::blocks`], overlapping by the filter's settling length, so the
-//! filtered samples equal whole-signal filtering). The aligned waveforms of detected
+//! filtered samples equal whole-signal filtering). The filtered signal and the detected
 //! potentials are kept only for the current **sorting chunk**: once it holds
 //! `chunk.max_seconds` of signal or `chunk.max_spikes` potentials it is sorted, its units
-//! are linked to the units of earlier chunks by template similarity ([`link`]), and the
-//! waveforms are dropped. What stays for the whole recording is one small record per
+//! are linked to the units of earlier chunks by template similarity ([`link`]), and its
+//! buffers are emptied. The sorter reads each potential's aligned waveform as a window of
+//! the chunk's signal, which the recovery keeps anyway; only a waveform reaching past its
+//! filtering block's own samples is copied (its samples there came from the block's
+//! context), or every one when neither the recovery nor the weak stage keeps the signal. What stays for the whole recording is one small record per
 //! potential (time, unit, amplitude: 16 bytes) for the pattern stages, which need whole
 //! trains; that grows with the number of potentials (a few MB per channel-hour), never with
 //! the number of samples. So does the result, which is kept until the outputs are written:
@@ -96,7 +99,7 @@ pub struct ChunkConfig {
     /// firing every few seconds still gives the sorter dozens of potentials).
     pub max_seconds: f64,
     /// Most potentials sorted at once (default 40 000: with 10 ms needle windows at 20 kHz,
-    /// 32 MB of waveforms).
+    /// 32 MB of waveforms where they are copied, with the recovery off).
     pub max_spikes: usize,
 }
 
@@ -570,9 +573,15 @@ pub fn analyze_samples(
 
 /// The waveforms of the current sorting chunk.
 struct Chunk {
-    /// Filtered samples from `first_sample` on.
+    /// Filtered samples from `first_sample` on (kept when the recovery or the weak stage
+    /// needs them).
     filtered: Vec<f32>,
-    waveforms: Vec<f32>,
+    /// Waveforms that are not a window of `filtered` (row-major): those reaching past their
+    /// filtering block's own samples, whose values there came from the block's context, or
+    /// all of them when `filtered` is not kept.
+    side: Vec<f32>,
+    /// Per detection: its row in `side`, or `u32::MAX` for a window of `filtered`.
+    side_index: Vec<u32>,
     samples: Vec<u64>,
     first_sample: u64,
     sigmas: Vec<f32>,
@@ -582,11 +591,27 @@ impl Chunk {
     fn starting_at(first_sample: u64) -> Chunk {
         Chunk {
             filtered: Vec::new(),
-            waveforms: Vec::new(),
+            side: Vec::new(),
+            side_index: Vec::new(),
             samples: Vec::new(),
             first_sample,
             sigmas: Vec::new(),
         }
+    }
+
+    /// The detections' waveforms, as the sorter takes them.
+    fn waveforms(&self) -> sort::Waveforms<'_> {
+        sort::Waveforms::Windows {
+            signal: &self.filtered,
+            first: self.first_sample,
+            side: &self.side,
+            side_index: &self.side_index,
+        }
+    }
+
+    /// Detection `i`'s waveform.
+    fn row(&self, i: usize, width: usize, pre: usize) -> &[f32] {
+        self.waveforms().row(i, self.samples[i], width, pre)
     }
 }
 
@@ -674,6 +699,9 @@ fn analyze_channel_with(
     let block_len = chunk_samples.clamp(4096, crate::detect::DEFAULT_BLOCK_LEN as u64) as usize;
     let mut detector = Detector::new(&dcfg);
     let width = dcfg.waveform_pre + dcfg.waveform_post;
+    // The chunk's signal is kept for the recovery and the weak stage; the waveforms are
+    // then windows of it.
+    let keep_signal = user.recover.enabled || user.weak.enabled;
     let mut chunk = Chunk::starting_at(0);
     // With threads to spare (fewer channels than threads), each closed chunk is sorted in
     // the background while the next one is read, filtered and searched: at most two
@@ -725,24 +753,46 @@ fn analyze_channel_with(
                 all_backgrounds.push(e.background_sigma);
                 all_thresholds.push(e.threshold);
             }
-            let at = chunk.waveforms.len();
-            let need = sb.spikes.len() * width;
-            if chunk.waveforms.capacity() - at < need {
-                // Grow by a quarter, not by doubling: at most a quarter of the buffer
-                // (tens of MB in a dense chunk) is reserved and never used.
-                chunk.waveforms.reserve_exact(need.max(at / 4));
+            for spike in sb.spikes {
+                // A window inside the block's own samples is a window of `chunk.filtered`
+                // with the same values; any other is copied (see `Chunk::side`).
+                let inside = keep_signal
+                    && spike.sample >= b.own.start + dcfg.waveform_pre as u64
+                    && spike.sample + dcfg.waveform_post as u64 <= b.own.end;
+                if inside {
+                    chunk.side_index.push(u32::MAX);
+                    continue;
+                }
+                let at = chunk.side.len();
+                let row = u32::try_from(at / width)
+                    .ok()
+                    .filter(|&r| r != u32::MAX)
+                    .ok_or_else(|| {
+                        Error::config(format!(
+                            "analyze: a sorting chunk holds more than {} waveforms; lower chunk.max_spikes",
+                            u32::MAX - 1
+                        ))
+                    })?;
+                if chunk.side.capacity() - at < width {
+                    // Grow by a quarter, not by doubling: at most a quarter of the buffer
+                    // (tens of MB in a dense chunk) is reserved and never used.
+                    chunk
+                        .side
+                        .reserve_exact((sb.spikes.len() * width).max(at / 4));
+                }
+                chunk.side.resize(at + width, 0.0);
+                crate::detect::extract_waveforms(
+                    sb.filtered,
+                    b.output.start,
+                    std::slice::from_ref(spike),
+                    dcfg.waveform_pre,
+                    dcfg.waveform_post,
+                    &mut chunk.side[at..],
+                )?;
+                chunk.side_index.push(row);
             }
-            chunk.waveforms.resize(at + need, 0.0);
-            crate::detect::extract_waveforms(
-                sb.filtered,
-                b.output.start,
-                sb.spikes,
-                dcfg.waveform_pre,
-                dcfg.waveform_post,
-                &mut chunk.waveforms[at..],
-            )?;
             chunk.samples.extend(sb.spikes.iter().map(|s| s.sample));
-            if user.recover.enabled || user.weak.enabled {
+            if keep_signal {
                 let own =
                     (b.own.start - b.output.start) as usize..(b.own.end - b.output.start) as usize;
                 if chunk.filtered.capacity() == 0 {
@@ -1020,7 +1070,7 @@ fn sort_chunk(
     if !chunk.samples.is_empty() && sigma > 0.0 {
         let input = SortInput {
             rate_hz: dcfg.rate_hz,
-            waveforms: &chunk.waveforms,
+            waveforms: chunk.waveforms(),
             wave_len: width,
             pre_samples: dcfg.waveform_pre,
             spike_samples: &chunk.samples,
@@ -1032,7 +1082,7 @@ fn sort_chunk(
             surface_units_are_motor_units(&mut s);
         }
         let rate = dcfg.rate_hz;
-        let peak = |row: usize| chunk.waveforms[row * width + dcfg.waveform_pre];
+        let peak = |i: usize| chunk.row(i, width, dcfg.waveform_pre)[dcfg.waveform_pre];
         let mut at: Vec<i64> = (0..s.labels.len())
             .map(|i| chunk.samples[i] as i64 + peak_jump(&s, i, dcfg.waveform_pre, rate) as i64)
             .collect();
@@ -1138,7 +1188,8 @@ fn sort_chunk(
         out.units = s.units;
     }
     chunk.filtered.clear();
-    chunk.waveforms.clear();
+    chunk.side.clear();
+    chunk.side_index.clear();
     chunk.samples.clear();
     chunk.sigmas.clear();
     Ok(out)
@@ -1414,14 +1465,15 @@ fn peak_jump(s: &sort::Sorting, i: usize, pre: usize, rate_hz: f64) -> i32 {
 }
 
 /// Keeps only detections that are the largest within `window` samples on either side
-/// (ties: the earlier), compacting the chunk's samples and waveforms in place.
+/// (ties: the earlier), compacting the chunk's samples and waveform indices in place (rows
+/// of `side` left without a detection stay until the chunk is emptied).
 fn keep_largest_peaks(chunk: &mut Chunk, width: usize, pre: usize, window: u64) {
     let n = chunk.samples.len();
     if window == 0 || n < 2 {
         return;
     }
     let amp: Vec<f32> = (0..n)
-        .map(|i| chunk.waveforms[i * width + pre].abs())
+        .map(|i| chunk.row(i, width, pre)[pre].abs())
         .collect();
     let s = &chunk.samples;
     let mut keep = vec![true; n];
@@ -1444,15 +1496,13 @@ fn keep_largest_peaks(chunk: &mut Chunk, width: usize, pre: usize, window: u64) 
         if k {
             if w != i {
                 chunk.samples[w] = chunk.samples[i];
-                chunk
-                    .waveforms
-                    .copy_within(i * width..(i + 1) * width, w * width);
+                chunk.side_index[w] = chunk.side_index[i];
             }
             w += 1;
         }
     }
     chunk.samples.truncate(w);
-    chunk.waveforms.truncate(w * width);
+    chunk.side_index.truncate(w);
 }
 
 fn unit_input(u: &UnitReport) -> UnitInput {

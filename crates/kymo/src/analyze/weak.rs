@@ -233,7 +233,7 @@ pub(crate) fn find(
     let samples: Vec<u64> = cands.iter().map(|&p| sig.first + p as u64).collect();
     let input = SortInput {
         rate_hz: sig.rate_hz,
-        waveforms: &waveforms,
+        waveforms: sort::Waveforms::Matrix(&waveforms),
         wave_len,
         pre_samples: pre,
         spike_samples: &samples,

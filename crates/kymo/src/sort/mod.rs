@@ -3,7 +3,7 @@
 //! out, plus the potentials found hidden in overlaps.
 //!
 //! ```
-//! use kymo::sort::{sort, SortConfig, SortInput};
+//! use kymo::sort::{sort, SortConfig, SortInput, Waveforms};
 //!
 //! // Two detected spikes of 8 samples each, peak at index 3 (real inputs come from the
 //! // detector: µV, aligned on the detected peak, spike times increasing).
@@ -11,7 +11,7 @@
 //!                  0.0, 11.0, -42.0, -88.0, 31.0, 10.0, 0.0, 0.0];
 //! let input = SortInput {
 //!     rate_hz: 20_000.0,
-//!     waveforms: &waveforms,
+//!     waveforms: Waveforms::Matrix(&waveforms),
 //!     wave_len: 8,
 //!     pre_samples: 3,
 //!     spike_samples: &[1_000, 5_000],
@@ -230,9 +230,9 @@ const SUPPORT_MARGIN_MS: f64 = 0.5;
 pub struct SortInput<'a> {
     /// Sampling rate of the waveforms, Hz.
     pub rate_hz: f64,
-    /// `n_spikes × wave_len` samples, row-major, µV (true voltage), each row aligned on the
-    /// detected peak; the detector's filtering applies (no baseline offset).
-    pub waveforms: &'a [f32],
+    /// Each spike's `wave_len` samples, µV (true voltage), aligned on the detected peak; the
+    /// detector's filtering applies (no baseline offset).
+    pub waveforms: Waveforms<'a>,
     /// Samples per waveform.
     pub wave_len: usize,
     /// Index of the detected peak inside each row.
@@ -242,6 +242,61 @@ pub struct SortInput<'a> {
     pub spike_samples: &'a [u64],
     /// Standard deviation of the background noise, µV (e.g. the detector's MAD/0.6745).
     pub noise_sigma_uv: f32,
+}
+
+/// Where each spike's waveform is ([`SortInput::row`]).
+#[derive(Debug, Clone, Copy)]
+pub enum Waveforms<'a> {
+    /// `n_spikes × wave_len` samples, row-major.
+    Matrix(&'a [f32]),
+    /// Windows of a filtered signal: spike `i`'s row is the `wave_len` samples of `signal`
+    /// from recording sample `spike_samples[i] − pre_samples` on (`signal[0]` being recording
+    /// sample `first`), except where `side_index[i]` is not `u32::MAX`: then it is that row
+    /// of `side` (`wave_len` samples per row). The analysis keeps a sorting chunk's signal
+    /// anyway (for the recovery), so its waveforms need no copy but the few that cross the
+    /// edge of a filtering block (whose samples there came from another block's filtering).
+    Windows {
+        /// The signal.
+        signal: &'a [f32],
+        /// Recording sample of `signal[0]`.
+        first: u64,
+        /// Rows kept apart, row-major.
+        side: &'a [f32],
+        /// One per spike: its row in `side`, or `u32::MAX` for a window of `signal`.
+        side_index: &'a [u32],
+    },
+}
+
+impl<'a> Waveforms<'a> {
+    /// Spike `i`'s waveform of `wave_len` samples, the spike being at recording sample
+    /// `sample` and `pre_samples` into its row. Panics where [`sort`]'s input checks fail.
+    pub fn row(&self, i: usize, sample: u64, wave_len: usize, pre_samples: usize) -> &'a [f32] {
+        let l = wave_len;
+        match *self {
+            Waveforms::Matrix(w) => &w[i * l..(i + 1) * l],
+            Waveforms::Windows {
+                signal,
+                first,
+                side,
+                side_index,
+            } => match side_index[i] {
+                u32::MAX => {
+                    let start = (sample - pre_samples as u64 - first) as usize;
+                    &signal[start..start + l]
+                }
+                k => &side[k as usize * l..(k as usize + 1) * l],
+            },
+        }
+    }
+}
+
+impl<'a> SortInput<'a> {
+    /// Spike `i`'s waveform (`wave_len` samples). Panics if `i` is out of range or the input
+    /// does not pass [`sort`]'s checks.
+    pub fn row(&self, i: usize) -> &'a [f32] {
+        self.waveforms
+            .row(i, self.spike_samples[i], self.wave_len, self.pre_samples)
+    }
 }
 
 /// One sorted unit: its template, measurements, class and isolation.
@@ -341,14 +396,53 @@ fn check_input(x: &SortInput) -> Result<usize> {
             x.pre_samples, x.wave_len
         )));
     }
-    let want = n.checked_mul(x.wave_len);
-    if want != Some(x.waveforms.len()) {
-        return Err(input_error(format!(
-            "waveforms holds {} samples, not n_spikes × wave_len = {} × {}",
-            x.waveforms.len(),
-            n,
-            x.wave_len
-        )));
+    match x.waveforms {
+        Waveforms::Matrix(w) => {
+            let want = n.checked_mul(x.wave_len);
+            if want != Some(w.len()) {
+                return Err(input_error(format!(
+                    "waveforms holds {} samples, not n_spikes × wave_len = {} × {}",
+                    w.len(),
+                    n,
+                    x.wave_len
+                )));
+            }
+        }
+        Waveforms::Windows {
+            signal,
+            first,
+            side,
+            side_index,
+        } => {
+            if side_index.len() != n {
+                return Err(input_error(format!(
+                    "side_index holds {} entries, not one per spike ({n})",
+                    side_index.len()
+                )));
+            }
+            if side.len() % x.wave_len != 0 {
+                return Err(input_error(format!(
+                    "side holds {} samples, not a whole number of rows of wave_len = {}",
+                    side.len(),
+                    x.wave_len
+                )));
+            }
+            let side_rows = side.len() / x.wave_len;
+            let end = first.saturating_add(signal.len() as u64);
+            for (i, (&k, &s)) in side_index.iter().zip(x.spike_samples).enumerate() {
+                let fits = if k == u32::MAX {
+                    s.checked_sub(x.pre_samples as u64)
+                        .is_some_and(|lo| lo >= first && lo + x.wave_len as u64 <= end)
+                } else {
+                    (k as usize) < side_rows
+                };
+                if !fits {
+                    return Err(input_error(format!(
+                        "spike {i}'s waveform (sample {s}, side row {k}) lies outside the signal (samples {first}..{end}) and the {side_rows} side rows"
+                    )));
+                }
+            }
+        }
     }
     if let Some(i) = x.spike_samples.windows(2).position(|w| w[1] <= w[0]) {
         return Err(input_error(format!(
@@ -428,8 +522,7 @@ impl<'a> Ctx<'a> {
     }
 
     fn row(&self, i: usize) -> &[f32] {
-        let l = self.input.wave_len;
-        &self.input.waveforms[i * l..(i + 1) * l]
+        self.input.row(i)
     }
     fn len(&self) -> usize {
         self.input.wave_len
@@ -1206,7 +1299,8 @@ pub fn sort(input: &SortInput, cfg: &ValidSortConfig) -> Result<Sorting> {
     let samples_of = |ms: f64| (ms * 1e-3 * fs).round();
     let valid: Vec<bool> = (0..n)
         .map(|i| {
-            input.waveforms[i * l..(i + 1) * l]
+            input
+                .row(i)
                 .iter()
                 .all(|v| v.is_finite() && v.abs() <= MAX_ABS_UV)
         })
@@ -1222,7 +1316,7 @@ pub fn sort(input: &SortInput, cfg: &ValidSortConfig) -> Result<Sorting> {
         return Ok(out);
     }
     let ctx = Ctx::new(input, valid, c);
-    let row = |i: usize| &input.waveforms[i * l..(i + 1) * l];
+    let row = |i: usize| input.row(i);
 
     // 1. Features of a bounded subsample.
     let fw_lo =
@@ -1758,7 +1852,7 @@ mod tests {
     fn input<'a>(w: &'a [f32], len: usize, pre: usize, s: &'a [u64]) -> SortInput<'a> {
         SortInput {
             rate_hz: 20_000.0,
-            waveforms: w,
+            waveforms: Waveforms::Matrix(w),
             wave_len: len,
             pre_samples: pre,
             spike_samples: s,
@@ -1866,6 +1960,21 @@ mod tests {
     /// Three units firing at random over a noisy signal, their potentials often
     /// overlapping: windows cut at the detected peaks, as the analysis gives them.
     fn overlapping_recording(n_spikes: usize) -> (Vec<f32>, Vec<u64>, usize, usize) {
+        let (x, times, len, pre) = overlapping_signal(n_spikes);
+        let waves: Vec<f32> = times
+            .iter()
+            .flat_map(|&at| {
+                x[at as usize - pre..at as usize - pre + len]
+                    .iter()
+                    .copied()
+            })
+            .collect();
+        (waves, times, len, pre)
+    }
+
+    /// A noisy signal of three units' potentials, often overlapping: (signal, spike samples,
+    /// window length, samples before the spike).
+    fn overlapping_signal(n_spikes: usize) -> (Vec<f32>, Vec<u64>, usize, usize) {
         let (pre, len) = (60usize, 200usize);
         let mut state = 0x9e37_79b9_7f4a_7c15u64;
         let mut uniform = move || {
@@ -1905,15 +2014,61 @@ mod tests {
                 x[at as usize - pre + i] += v;
             }
         }
-        let waves: Vec<f32> = times
-            .iter()
-            .flat_map(|&at| {
-                x[at as usize - pre..at as usize - pre + len]
-                    .iter()
-                    .copied()
+        (x, times, len, pre)
+    }
+
+    /// The analysis hands the sorter windows of a chunk's signal, a few rows kept apart:
+    /// sorted exactly as the same rows copied into a matrix; and the rows kept apart are
+    /// the ones read (zeroing them changes the result), the signal being read from `first`.
+    #[test]
+    fn windows_of_a_signal_sort_as_the_same_rows_copied() {
+        let (x, times, len, pre) = overlapping_signal(1500);
+        let (waves, ..) = overlapping_recording(1500);
+        let cfg = ValidSortConfig::default();
+        let copied = sort(&input(&waves, len, pre, &times), &cfg).unwrap();
+        assert!(copied.units.len() >= 2, "{} units", copied.units.len());
+        let first = 300u64;
+        let signal = &x[first as usize..];
+        let mut side = Vec::new();
+        let side_index: Vec<u32> = (0..times.len())
+            .map(|i| {
+                if i % 7 == 3 {
+                    side.extend_from_slice(&waves[i * len..(i + 1) * len]);
+                    (side.len() / len - 1) as u32
+                } else {
+                    u32::MAX
+                }
             })
             .collect();
-        (waves, times, len, pre)
+        let windows = |side: &[f32]| -> Sorting {
+            let w = Waveforms::Windows {
+                signal,
+                first,
+                side,
+                side_index: &side_index,
+            };
+            let x = SortInput {
+                waveforms: w,
+                ..input(&waves, len, pre, &times)
+            };
+            sort(&x, &cfg).unwrap()
+        };
+        assert_eq!(windows(&side), copied);
+        let zeroed = vec![0.0f32; side.len()];
+        assert_ne!(windows(&zeroed).labels, copied.labels);
+        // A window reaching past the signal is refused, not read out of bounds.
+        let short = Waveforms::Windows {
+            signal: &signal[..signal.len() - 2 * len],
+            first,
+            side: &side,
+            side_index: &side_index,
+        };
+        let bad = SortInput {
+            waveforms: short,
+            ..input(&waves, len, pre, &times)
+        };
+        let m = config_message(sort(&bad, &cfg));
+        assert!(m.contains("lies outside the signal"), "{m}");
     }
 
     /// One pass from no fits (each spike peels the fits its earlier neighbours just got):

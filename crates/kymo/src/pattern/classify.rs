@@ -53,7 +53,7 @@ use serde::{Deserialize, Serialize};
 
 use super::config::{PatternConfig, ScoringConfig};
 use super::features::{Features, Trend};
-use super::{DischargeClass, UnitInput, WaveformClass};
+use super::{stats, DischargeClass, UnitInput, WaveformClass};
 
 /// One criterion of a class and how the discharge met it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -407,7 +407,10 @@ pub(crate) fn score_segment(f: &Features, u: &UnitInput, cfg: &PatternConfig) ->
         );
         r.at_most(
             "burst share of the recurrence period",
-            f.unit_burst_s.zip(f.recurrence_hz).map(|(d, r)| d * r),
+            f.unit_burst_s
+                .zip(f.unit_burst_potentials)
+                .zip(f.recurrence_hz)
+                .map(|((d, n), r)| stats::firing_time(d, n) * r),
             c.max_duty_cycle,
             true,
         );

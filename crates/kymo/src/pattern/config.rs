@@ -282,9 +282,11 @@ pub struct MyokymicRule {
     /// recurrence interval. Default 1.5 (kymo).
     pub single_rhythm_factor: f64,
     /// Largest share of the recurrence period that the unit's typical burst fills
-    /// (required). Default 0.6 (kymo: "grouped" firing (brief) means bursts set apart by
-    /// silences; a unit that fires most of the time with short pauses is firing tonically,
-    /// as in a gentle voluntary contraction).
+    /// (required; a burst of n potentials fills n of its intervals, the last potential's
+    /// own included, so a steady train cut into groups fills all of it). Default 0.6
+    /// (kymo: "grouped" firing (brief) means bursts set apart by silences; a unit that
+    /// fires most of the time with short pauses is firing tonically, as in a gentle
+    /// voluntary contraction).
     pub max_duty_cycle: f64,
 }
 

@@ -44,6 +44,18 @@ pub(crate) fn binomial_upper_tail(n: usize, k: usize, p: f64) -> f64 {
     sum.min(1.0)
 }
 
+/// The time a run of `potentials` firing over `span_s` (first to last potential) takes:
+/// `potentials` of its intervals, the last potential's own included. A steady train cut
+/// into groups then fills all of its time; the first-to-last span alone would give
+/// (n − 1)/n of it (a half for pairs) and make tonic firing look grouped.
+pub(crate) fn firing_time(span_s: f64, potentials: f64) -> f64 {
+    if potentials > 1.0 {
+        span_s * potentials / (potentials - 1.0)
+    } else {
+        span_s
+    }
+}
+
 /// The values sorted ascending (total order; callers pass finite values).
 pub(crate) fn sorted(x: &[f64]) -> Vec<f64> {
     let mut v = x.to_vec();

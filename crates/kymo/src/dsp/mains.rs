@@ -39,7 +39,9 @@
 //! `iircomb(f0, Q, 'notch')`) removes the fundamental and *every* harmonic up to Nyquist
 //! (and DC, which the high-pass removes anyway) at a cost of 3 multiplies per sample,
 //! whatever the number of harmonics. Otherwise one notch biquad (scipy's `iirnotch`) is
-//! placed at each harmonic below the band-pass's upper edge, up to a maximum number.
+//! placed at each harmonic below the band-pass's upper edge, up to a maximum number. The
+//! default removal is neither: the median hum cycle ([`HumTemplate`]), wherever a whole
+//! number of samples spans one mains cycle or a few (60 Hz at 20 kHz: three).
 
 use super::butter::{butter, Band};
 use super::sos::{Section, Sos};
@@ -460,8 +462,15 @@ pub fn hum_filter(
 /// removed there.
 pub const MIN_TEMPLATE_CYCLES: usize = 3;
 
-/// Hum removal by subtracting the hum's own cycle: when the rate is a multiple of the
-/// mains frequency every cycle of `period` samples holds the hum at the same phases, so the
+/// Most mains cycles one [`HumTemplate`] cycle may span, so that rates that are not a whole
+/// multiple of the mains frequency still get the template (60 Hz at 20 kHz: 3 cycles of
+/// 1000 samples); beyond it notch sections are used. 5 keeps 12 template cycles in a
+/// second at 60 Hz (kymo).
+pub const MAX_TEMPLATE_MAINS_CYCLES: usize = 5;
+
+/// Hum removal by subtracting the hum's own cycle: when a whole number of samples spans one
+/// mains cycle, or a few (`mains_cycles`: 60 Hz at 20 kHz is 333⅓ samples a cycle, 1000
+/// for three), every cycle of `period` samples holds the hum at the same phases, so the
 /// median of each phase over the cycles of a window (default one second) is the hum cycle
 /// (fundamental and every harmonic, whatever their shape), and a potential, which occupies
 /// one cycle of the many at a phase, does not move that median.
@@ -480,11 +489,17 @@ pub const MIN_TEMPLATE_CYCLES: usize = 3;
 /// centred on its time, and the hum at a sample is the linear interpolation of the two
 /// templates around it, so a hum that changes in amplitude or phase slowly is followed
 /// without steps. A template's median adds its own noise (`1.25·σ/√window` at each
-/// phase): 3 % of the noise power at 50 cycles.
+/// phase): 3 % of the noise power at 50 cycles, 8 % at the 20 template cycles of three
+/// mains cycles in a second at 60 Hz (far less than the echoes notches leave).
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct HumTemplate {
-    /// Samples per mains cycle (`rate / f0`, an integer).
+    /// Samples per template cycle: `mains_cycles` mains cycles, `mains_cycles · rate / f0`,
+    /// an integer. Below, a "cycle" is a template cycle.
     pub period: usize,
+    /// Mains cycles per template cycle: 1 when the rate is a whole multiple of the mains
+    /// frequency; else the fewest (up to [`MAX_TEMPLATE_MAINS_CYCLES`]) that hold a whole
+    /// number of samples (3 at 60 Hz and 20 or 10 kHz: 1000 or 500 samples).
+    pub mains_cycles: usize,
     /// Cycles each template's median is taken over.
     pub window: usize,
     /// Cycles between templates (`ceil(window / 2)`: each template is then computed before
@@ -496,12 +511,15 @@ pub struct HumTemplate {
 
 impl HumTemplate {
     /// Removal of hum at `f0` Hz with templates over `window_s` seconds (at least
-    /// [`MIN_TEMPLATE_CYCLES`] cycles); `None` unless `rate / f0` is an integer of at least 2.
+    /// [`MIN_TEMPLATE_CYCLES`] cycles); `None` unless `q · rate / f0` is an integer of at
+    /// least 2 for some `q` up to [`MAX_TEMPLATE_MAINS_CYCLES`].
     pub fn new(f0: f64, window_s: f64, rate: f64) -> Option<HumTemplate> {
-        let period = whole_period(f0, rate)?;
-        let window = ((window_s * f0).round() as usize).max(MIN_TEMPLATE_CYCLES);
+        let (period, cycles) = (1..=MAX_TEMPLATE_MAINS_CYCLES)
+            .find_map(|q| whole_period(f0 / q as f64, rate).map(|p| (p, q)))?;
+        let window = ((window_s * f0 / cycles as f64).round() as usize).max(MIN_TEMPLATE_CYCLES);
         Some(HumTemplate {
             period,
+            mains_cycles: cycles,
             window,
             step: window.div_ceil(2),
         })

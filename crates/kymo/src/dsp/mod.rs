@@ -32,11 +32,14 @@
 //!
 //! # Hum removal
 //!
-//! When the rate is a whole multiple of the mains frequency (20 kHz, 10 kHz, 4 kHz and
-//! 48 kHz at 50 Hz; 48 kHz and 44.1 kHz at 60 Hz) the default is the hum template
-//! ([`mains::HumTemplate`]): the median hum cycle over a second, subtracted after the
-//! band-pass. It removes every harmonic and leaves potentials alone, where a comb (also
-//! every harmonic) leaves a tenth-size echo of each potential one mains period away (see
+//! When a whole number of samples spans one mains cycle or a few (up to
+//! [`mains::MAX_TEMPLATE_MAINS_CYCLES`]: every common EMG rate, e.g. 20, 10 and 4 kHz at
+//! 50 Hz (one cycle) and at 60 Hz (three cycles), 48 and 44.1 kHz at both) the default is
+//! the hum template ([`mains::HumTemplate`]): the median hum cycle over a second,
+//! subtracted after the band-pass. It removes every harmonic and leaves potentials alone,
+//! where a comb (also every harmonic) leaves a tenth-size echo of each potential one mains
+//! period away, and notches at the first harmonics leave smaller echoes that a large
+//! potential's still cross the threshold (see
 //! `hum_removal_leaves_no_echo_of_a_large_potential`). At other rates notch sections at the
 //! first harmonics are used.
 //!
@@ -133,8 +136,9 @@ pub enum MainsSetting {
     Hz60,
 }
 
-/// How mains hum is removed when the rate is a whole multiple of the mains frequency
-/// (otherwise notch sections are used).
+/// How mains hum is removed when a whole number of samples spans one mains cycle or a few
+/// (the template, up to [`mains::MAX_TEMPLATE_MAINS_CYCLES`] cycles; the comb, one cycle
+/// only); otherwise notch sections are used.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum HumRemoval {
@@ -174,8 +178,8 @@ pub struct FilterConfig {
     /// Most notch sections when a comb cannot be used (rate not a multiple of the mains
     /// frequency). Default 10: each notch costs as much as a band-pass section.
     pub max_notches: usize,
-    /// Hum removal when the rate is a multiple of the mains frequency. Default
-    /// [`HumRemoval::Template`].
+    /// Hum removal when a whole number of samples spans one mains cycle or a few (see
+    /// [`HumRemoval`]). Default [`HumRemoval::Template`].
     pub hum_removal: HumRemoval,
     /// Seconds of hum cycles each hum template is the median of (default 1 s: 50 or 60
     /// cycles, whose median adds 3 % to the noise power, while mains amplitude changes
@@ -460,8 +464,8 @@ impl Filter {
         self.comb.as_ref()
     }
 
-    /// The hum template, when it removes the hum ([`HumRemoval::Template`] at a rate that is
-    /// a multiple of the mains frequency).
+    /// The hum template, when it removes the hum ([`HumRemoval::Template`] at a rate where
+    /// a whole number of samples spans one mains cycle or a few).
     pub fn hum_template(&self) -> Option<&HumTemplate> {
         self.template.as_ref()
     }

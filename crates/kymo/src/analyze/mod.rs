@@ -126,6 +126,15 @@ pub struct PeaksConfig {
     pub window_ms_needle: f64,
     /// Surface: the same, default 10 (surface potentials are 3–4 times broader).
     pub window_ms_surface: f64,
+    /// A detection sorted into the same unit as a larger detection that lies within the
+    /// unit's duration of it, and under this fraction of that one's size, is a component
+    /// of that potential found on its own (a fibre group arriving early or late, beyond
+    /// `window_ms_*`), not a second firing: it is dropped. Default 0.3 (brief: a doublet's
+    /// potentials are the same unit's, so of one size, and a neuromyotonic train wanes
+    /// gradually; a motor unit potential with a 150 µV spike 3.9 ms before its 1.9 mV main
+    /// phase, from a generator other than kymo's own (`scripts/independent-check`), was
+    /// read as doublets of one unit). 0 keeps every detection.
+    pub piece_max_fraction: f64,
 }
 
 impl Default for PeaksConfig {
@@ -133,6 +142,7 @@ impl Default for PeaksConfig {
         PeaksConfig {
             window_ms_needle: 3.0,
             window_ms_surface: 10.0,
+            piece_max_fraction: 0.3,
         }
     }
 }
@@ -221,6 +231,12 @@ impl AnalysisConfig {
                     "analyze: {what} {v} is not between 0 and 50 ms"
                 )));
             }
+        }
+        let f = self.peaks.piece_max_fraction;
+        if !(f.is_finite() && (0.0..1.0).contains(&f)) {
+            return Err(Error::config(format!(
+                "analyze: peaks.piece_max_fraction {f} is not at least 0 and below 1"
+            )));
         }
         self.link.check()?;
         self.complex.check()?;
@@ -1028,6 +1044,7 @@ enum Found {
 }
 
 /// A potential of a sorted chunk, its unit the chunk's own id.
+#[derive(Debug, Clone)]
 struct ChunkPotential {
     time_s: f64,
     unit: Option<u32>,
@@ -1097,6 +1114,17 @@ fn sort_chunk(
                 });
             }
         }
+        let duration_s = |id: u32| {
+            s.units
+                .iter()
+                .find(|u| u.id == id)
+                .map_or(0.0, |u| u.duration_ms * 1e-3)
+        };
+        drop_pieces(
+            &mut out.potentials,
+            duration_s,
+            cfg.user.peaks.piece_max_fraction as f32,
+        );
         for &(sample, unit) in &s.extra_spikes {
             let p2p = s.units.get(unit as usize).map_or(0.0, |u| u.p2p_uv / 2.0);
             out.potentials.push(ChunkPotential {
@@ -1303,11 +1331,6 @@ fn realign_complexes(
 /// waves last 10–100 ms.
 const LONG_AVERAGE_POST_MS: f64 = 100.0;
 
-/// Largest unit measured again on a long average, µV peak to peak (brief: fibrillation
-/// potentials, and the simulator's positive sharp waves, 20–200 µV; the rare larger ones
-/// keep the window's class).
-const LONG_AVERAGE_MAX_P2P_UV: f64 = 200.0;
-
 /// Most potentials in a long average (evenly spread over the chunk): the noise left is
 /// σ/√200, 7 % of σ.
 const LONG_AVERAGE_MAX: usize = 200;
@@ -1343,7 +1366,7 @@ fn lengthen_truncated(
         let truncated = u.first_phase == sort::Polarity::Positive
             && u.class != sort::WaveformClass::PositiveSharpWave
             && (u.end_ms >= window_end_ms - 1.0 || u.phases < 2)
-            && u.p2p_uv <= LONG_AVERAGE_MAX_P2P_UV;
+            && u.p2p_uv <= scfg.get().classes.psw_max_p2p_uv;
         if !truncated {
             continue;
         }
@@ -1462,6 +1485,49 @@ fn peak_jump(s: &sort::Sorting, i: usize, pre: usize, rate_hz: f64) -> i32 {
     } else {
         0
     }
+}
+
+/// Drops the detections that are components of a larger detection of the same unit (see
+/// `PeaksConfig::piece_max_fraction`): within the unit's duration of it and under
+/// `fraction` of its size; `duration_s` gives a unit's duration from its id.
+/// `potentials` holds the chunk's detections only.
+fn drop_pieces(
+    potentials: &mut Vec<ChunkPotential>,
+    duration_s: impl Fn(u32) -> f64,
+    fraction: f32,
+) {
+    if fraction <= 0.0 {
+        return;
+    }
+    let mut order: Vec<usize> = (0..potentials.len())
+        .filter(|&i| potentials[i].unit.is_some())
+        .collect();
+    order.sort_by(|&a, &b| {
+        let (pa, pb) = (&potentials[a], &potentials[b]);
+        (pa.unit, pa.time_s)
+            .partial_cmp(&(pb.unit, pb.time_s))
+            .unwrap_or(std::cmp::Ordering::Equal)
+    });
+    let mut piece = vec![false; potentials.len()];
+    for w in order.windows(2) {
+        let (a, b) = (&potentials[w[0]], &potentials[w[1]]);
+        let Some(id) = a.unit.filter(|&id| b.unit == Some(id)) else {
+            continue;
+        };
+        if b.time_s - a.time_s > duration_s(id) {
+            continue;
+        }
+        if a.amplitude_uv < fraction * b.amplitude_uv {
+            piece[w[0]] = true;
+        } else if b.amplitude_uv < fraction * a.amplitude_uv {
+            piece[w[1]] = true;
+        }
+    }
+    let mut i = 0;
+    potentials.retain(|_| {
+        i += 1;
+        !piece[i - 1]
+    });
 }
 
 /// Keeps only detections that are the largest within `window` samples on either side

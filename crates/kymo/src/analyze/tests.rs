@@ -164,6 +164,7 @@ count = 2
         "the scene this test is about has a slow-wave unit: {:?}",
         a.warnings
     );
+    eprintln!("unsorted {} artefacts {}", a.n_unsorted, a.artefacts.len());
     assert!(a.artefacts.is_empty(), "artefacts: {:?}", a.artefacts);
     let psw: Vec<_> = a
         .discharges
@@ -172,4 +173,37 @@ count = 2
         .collect();
     assert_eq!(psw.len(), 2, "one discharge per fibre: {psw:?}");
     assert!(psw.iter().all(|d| d.end_s - d.start_s > 25.0));
+}
+
+/// A detection sorted into the same unit as a much larger one within the unit's duration
+/// is a component of that potential (e.g. early fibres' spike 3.9 ms before the main
+/// phase), not a second firing; a doublet (two of one size), another unit's potential and
+/// a potential beyond the unit's duration are kept.
+#[test]
+fn pieces_of_a_potential_are_not_second_firings() {
+    let p = |time_s: f64, unit: u32, amplitude_uv: f32| ChunkPotential {
+        time_s,
+        unit: Some(unit),
+        amplitude_uv,
+        found: Found::Detected,
+    };
+    let duration_s = |unit: u32| if unit == 0 { 6.8e-3 } else { 3.0e-3 };
+    let mut v = vec![
+        p(1.0, 0, 190.0),
+        p(1.0039, 0, 1247.0), // its early spike is the piece above
+        p(2.0, 0, 1200.0),
+        p(2.004, 0, 1100.0), // a doublet: both kept
+        p(3.0, 1, 100.0),
+        p(3.002, 0, 1250.0), // another unit's: kept
+        p(4.0, 0, 1250.0),
+        p(4.008, 0, 200.0), // beyond unit 0's 6.8 ms: kept
+        p(5.0, 0, 1250.0),
+        p(5.005, 0, 200.0), // a late component: the piece
+    ];
+    let kept = |v: &[ChunkPotential]| v.iter().map(|p| p.time_s).collect::<Vec<_>>();
+    let mut off = v.clone();
+    drop_pieces(&mut off, duration_s, 0.0);
+    assert_eq!(kept(&off), kept(&v));
+    drop_pieces(&mut v, duration_s, 0.3);
+    assert_eq!(kept(&v), [1.0039, 2.0, 2.004, 3.0, 3.002, 4.0, 4.008, 5.0]);
 }

@@ -328,6 +328,16 @@ pub struct ClassCriteria {
     /// half-height width of 0.5–1.7 ms; the width at half height is used because a
     /// zero-phase high-pass adds a slow positive lead-in to the phase).
     pub psw_max_spike_ms: f64,
+    /// Positive sharp wave: the positive spike rises from a tenth of its peak to its peak
+    /// within this, ms. Default 2 (brief: an "initial sharp positive deflection"; a
+    /// generator close to the needle gives a rise well under 1 ms, the clinical rise-time
+    /// bar for a near potential being 0.5 ms (Preston & Shapiro, "Electromyography and
+    /// Neuromuscular Disorders", 3rd ed., ch. 15). Measured on averages: kymo's simulator's
+    /// positive sharp waves rise in 0.75–1.4 ms, an independent line-source model's
+    /// (`scripts/independent_sim.py`) in 0.15–0.3 ms, while the motor unit potentials of
+    /// the real EMGDB record whose long averages otherwise read as positive sharp waves
+    /// build their positive phase over 3.75–4 ms).
+    pub psw_max_rise_ms: f64,
     /// Positive sharp wave: the negative phase that follows lasts at least this, ms.
     /// Default 5 (brief: "a slow negative phase"; longer than a whole fibrillation
     /// potential, 1–5 ms).
@@ -393,6 +403,7 @@ impl Default for ClassCriteria {
         ClassCriteria {
             psw_duration_ms: [8.0, 150.0],
             psw_max_spike_ms: 3.0,
+            psw_max_rise_ms: 2.0,
             psw_min_negative_ms: 5.0,
             psw_max_p2p_uv: 1000.0,
             psw_max_negative_ratio: 0.5,
@@ -574,6 +585,7 @@ impl SortConfig {
         let k = &c.classes;
         range("classes.psw_duration_ms", k.psw_duration_ms, 0.0)?;
         positive("classes.psw_max_spike_ms", k.psw_max_spike_ms)?;
+        positive("classes.psw_max_rise_ms", k.psw_max_rise_ms)?;
         positive("classes.psw_min_negative_ms", k.psw_min_negative_ms)?;
         positive("classes.psw_max_p2p_uv", k.psw_max_p2p_uv)?;
         fraction("classes.psw_max_negative_ratio", k.psw_max_negative_ratio)?;

@@ -83,6 +83,28 @@ impl Measured {
     }
 }
 
+/// Fraction of a phase's peak from which its rise is timed ([`Measured::rise_ms`]).
+const RISE_FROM: f64 = 0.1;
+
+impl Measured {
+    /// Time, ms, for a phase to rise from [`RISE_FROM`] of its peak to its peak (the
+    /// samples before the peak that keep its sign and reach that level).
+    pub(crate) fn rise_ms(&self, p: &Phase, rate_hz: f64) -> f64 {
+        let sign = if p.positive { 1.0 } else { -1.0 };
+        let seg = &self.samples[p.start..=p.end];
+        let Some(k) = seg.iter().position(|v| sign * *v as f64 >= p.peak) else {
+            return 0.0;
+        };
+        let level = RISE_FROM * p.peak;
+        let before = self.samples[..p.start + k]
+            .iter()
+            .rev()
+            .take_while(|v| sign * **v as f64 >= level)
+            .count();
+        before as f64 * 1e3 / rate_hz
+    }
+}
+
 /// Samples around `x[k]` (counted with it) that keep its sign and at least half its size.
 fn half_height_samples(x: &[f32], k: usize) -> usize {
     let (sign, half) = (x[k].signum() as f64, 0.5 * (x[k] as f64).abs());
@@ -363,8 +385,9 @@ pub(crate) fn classify(m: &Measured, rate_hz: f64, c: &ClassCriteria) -> (Wavefo
     // a zero-phase filter may add a slow positive lead-in, so the phase's whole length is
     // not used), followed by a small negative phase (`psw_max_negative_ratio`) that is long.
     if let [p0, p1, ..] = m.phases.as_slice() {
-        let (half_ms, neg_ms) = (
+        let (half_ms, rise_ms, neg_ms) = (
             m.half_width_ms(p0, rate_hz),
+            m.rise_ms(p0, rate_hz),
             ms(p1.start, m.end.max(p1.end)),
         );
         if p0.positive
@@ -372,6 +395,7 @@ pub(crate) fn classify(m: &Measured, rate_hz: f64, c: &ClassCriteria) -> (Wavefo
             && p1.peak <= c.psw_max_negative_ratio * p0.peak
             && nph <= c.psw_max_phases
             && half_ms <= c.psw_max_spike_ms
+            && rise_ms <= c.psw_max_rise_ms
             && neg_ms >= c.psw_min_negative_ms
             && m.p2p <= c.psw_max_p2p_uv
             && within(dur, c.psw_duration_ms)
@@ -379,8 +403,8 @@ pub(crate) fn classify(m: &Measured, rate_hz: f64, c: &ClassCriteria) -> (Wavefo
             return (
                 WaveformClass::PositiveSharpWave,
                 format!(
-                    "positive sharp wave: positive spike {half_ms:.1} ms wide at half height (≤ {}), then a negative phase of {neg_ms:.1} ms (≥ {}), duration {dur:.1} ms ({}–{}), {:.0} µV",
-                    c.psw_max_spike_ms, c.psw_min_negative_ms, c.psw_duration_ms[0], c.psw_duration_ms[1], m.p2p
+                    "positive sharp wave: positive spike {half_ms:.1} ms wide at half height (≤ {}) rising in {rise_ms:.1} ms (≤ {}), then a negative phase of {neg_ms:.1} ms (≥ {}), duration {dur:.1} ms ({}–{}), {:.0} µV",
+                    c.psw_max_spike_ms, c.psw_max_rise_ms, c.psw_min_negative_ms, c.psw_duration_ms[0], c.psw_duration_ms[1], m.p2p
                 ),
             );
         }
@@ -759,6 +783,35 @@ mod tests {
         assert_eq!(
             classify(&m, FS, &lenient).0,
             WaveformClass::PositiveSharpWave
+        );
+        // A positive phase that builds over 4 ms before its peak (a motor unit potential's
+        // positive phases, as the real EMGDB record's long averages show), followed by the
+        // same slow negative phase: no sharp deflection, no positive sharp wave; it is the
+        // rise that decides.
+        let slow_rise = pwl(
+            &[
+                (1.0, 0.0),
+                (1.5, 30.0),
+                (3.5, 80.0),
+                (5.5, 150.0),
+                (6.0, 0.0),
+                (10.0, -50.0),
+                (36.0, 0.0),
+            ],
+            44.0,
+        );
+        let m = measure(&slow_rise, FS, 0.0, &cfg()).unwrap();
+        let (k, why) = classify(&m, FS, &c);
+        assert_ne!(k, WaveformClass::PositiveSharpWave, "{why}");
+        let any_rise = ClassCriteria {
+            psw_max_rise_ms: 10.0,
+            ..ClassCriteria::default()
+        };
+        assert_eq!(
+            classify(&m, FS, &any_rise).0,
+            WaveformClass::PositiveSharpWave,
+            "{}",
+            classify(&m, FS, &any_rise).1
         );
         // Motor unit: 8 ms triphasic 900 µV.
         let mu = pwl(

@@ -30,6 +30,13 @@ pub struct ComplexConfig {
     pub min_locked_fraction: f64,
     /// Fewest potentials of B to judge (default 20).
     pub min_potentials: usize,
+    /// Largest ratio of the two units' peak-to-peak amplitudes that can be parts of one
+    /// complex (default 3: a complex's single-fibre spikes are of about one size, within
+    /// 0.6–1 of each other, as `realign.min_peak_fraction` takes them). When B is larger
+    /// than this many times A, A's potentials at the locked lag are B's own early or late
+    /// component sorted with A (a motor unit potential's fibre group beyond the detector's
+    /// merging window): they are dropped, and B stays as it is.
+    pub max_size_ratio: f64,
 }
 
 impl Default for ComplexConfig {
@@ -39,6 +46,7 @@ impl Default for ComplexConfig {
             lag_tolerance_ms: 0.25,
             min_locked_fraction: 0.8,
             min_potentials: 20,
+            max_size_ratio: 3.0,
         }
     }
 }
@@ -52,12 +60,13 @@ impl ComplexConfig {
             && self.lag_tolerance_ms > 0.0
             && self.lag_tolerance_ms < self.max_lag_ms
             && (0.5..=1.0).contains(&self.min_locked_fraction)
-            && self.min_potentials >= 3;
+            && self.min_potentials >= 3
+            && self.max_size_ratio >= 1.0;
         if ok {
             Ok(())
         } else {
             Err(Error::config(format!(
-                "analyze: complex settings {self:?} are out of range (max_lag_ms in (0, 100], lag_tolerance_ms in (0, max_lag_ms), min_locked_fraction in [0.5, 1], min_potentials ≥ 3)"
+                "analyze: complex settings {self:?} are out of range (max_lag_ms in (0, 100], lag_tolerance_ms in (0, max_lag_ms), min_locked_fraction in [0.5, 1], min_potentials ≥ 3, max_size_ratio ≥ 1)"
             )))
         }
     }
@@ -216,6 +225,35 @@ pub(crate) fn merge_locked(
             break;
         };
         let (ida, idb) = (units[a].id(), units[b].id());
+        let (p2p_a, p2p_b) = (units[a].measured.p2p_uv, units[b].measured.p2p_uv);
+        if p2p_b > cfg.max_size_ratio * p2p_a {
+            // A's potentials at the lag are B's component: A gives them up.
+            let tb = &t[b];
+            let before = potentials.len();
+            potentials.retain(|p| {
+                // Kept unless a B potential lies at `p.time_s + lag` (± tol).
+                let want = p.time_s + lag;
+                let at = tb.partition_point(|&x| x < want - tol);
+                p.unit != ida || !tb.get(at).is_some_and(|&x| x <= want + tol)
+            });
+            let dropped = before - potentials.len();
+            let n_a = potentials.iter().filter(|p| p.unit == ida).count();
+            notes.push(format!(
+                "unit {idb} ({p2p_b:.0} µV) fires time-locked with unit {ida} ({p2p_a:.0} µV) ({:.0} % of unit {idb}'s potentials at {:.2} ms from unit {ida}'s): too different in size to be one complex, so {dropped} potentials of unit {ida} at that lag are taken as unit {idb}'s own component and dropped",
+                frac * 100.0,
+                lag * 1e3,
+            ));
+            if n_a == 0 {
+                units.remove(a);
+            } else {
+                units[a].n_potentials = n_a;
+                units[a].measured.n_spikes = n_a;
+            }
+            if dropped == 0 {
+                break;
+            }
+            continue;
+        }
         potentials.retain(|p| p.unit != idb);
         // A's repeated detections inside one complex: a potential of A closer than the
         // complex's span to the previous one is a second peak of the same complex.
@@ -366,7 +404,80 @@ pub(crate) fn drop_impossible_runs(
 
 #[cfg(test)]
 mod tests {
-    use super::locked;
+    use super::{locked, merge_locked, ComplexConfig};
+    use crate::analyze::UnitReport;
+    use crate::pattern::PotentialInput;
+    use crate::sort::{Polarity, Unit, WaveformClass};
+
+    fn report(id: u32, p2p_uv: f64, n: usize) -> UnitReport {
+        UnitReport {
+            n_potentials: n,
+            n_chunks: 1,
+            measured: Unit {
+                id,
+                template: Vec::new(),
+                n_spikes: n,
+                n_extra: 0,
+                p2p_uv,
+                duration_ms: 8.0,
+                onset_ms: -3.0,
+                end_ms: 5.0,
+                phases: 3,
+                turns: 3,
+                first_phase: Polarity::Positive,
+                area_uv_ms: 0.0,
+                snr_db: 20.0,
+                amplitude_spread: 0.1,
+                l_ratio: 0.0,
+                isolation_distance: None,
+                class: WaveformClass::MotorUnit,
+                class_reason: String::new(),
+            },
+        }
+    }
+
+    /// Unit 0 (160 µV) fires its own irregular train and also holds the early component of
+    /// unit 1 (1.1 mV), 4.55 ms before each of unit 1's potentials: unit 1 is locked to
+    /// unit 0, but far larger, so they are no complex. Unit 0 gives up its potentials at
+    /// the lag and keeps its own; unit 1 keeps all its potentials and its class. Of one
+    /// size, the same pair is one complex, as before.
+    #[test]
+    fn a_large_unit_locked_to_a_small_one_keeps_its_potentials() {
+        let own: Vec<f64> = (0..60).map(|k| 0.37 + k as f64 * 0.613).collect();
+        let big: Vec<f64> = (0..40).map(|k| 0.2 + k as f64 * 0.917).collect();
+        let lag = 4.55e-3;
+        let potentials = || {
+            let mut p: Vec<PotentialInput> = own
+                .iter()
+                .map(|&t| (t, 0))
+                .chain(big.iter().map(|&t| (t - lag, 0)))
+                .chain(big.iter().map(|&t| (t, 1)))
+                .map(|(time_s, unit)| PotentialInput {
+                    time_s,
+                    unit,
+                    amplitude_uv: 100.0,
+                })
+                .collect();
+            p.sort_by(|a, b| a.time_s.total_cmp(&b.time_s));
+            p
+        };
+        let cfg = ComplexConfig::default();
+        let mut units = vec![report(0, 160.0, 100), report(1, 1100.0, 40)];
+        let mut p = potentials();
+        let notes = merge_locked(&mut units, &mut p, &cfg);
+        assert_eq!(notes.len(), 1, "{notes:?}");
+        let of = |p: &[PotentialInput], u: u32| p.iter().filter(|x| x.unit == u).count();
+        assert_eq!((of(&p, 0), of(&p, 1)), (60, 40), "{notes:?}");
+        assert_eq!(units.len(), 2);
+        assert_eq!(units[0].n_potentials, 60);
+        assert_eq!(units[1].measured.class, WaveformClass::MotorUnit);
+        // Of one size: one complex, unit 1's potentials dropped.
+        let mut units = vec![report(0, 700.0, 100), report(1, 1100.0, 40)];
+        let mut p = potentials();
+        merge_locked(&mut units, &mut p, &cfg);
+        assert_eq!(units.len(), 1);
+        assert_eq!(of(&p, 1), 0);
+    }
 
     /// A part 8.6 ms after the start of each complex, in a discharge at 43 Hz and then at
     /// 89 Hz: at 89 Hz the part is also 2.65 ms before the next complex, its nearest. One

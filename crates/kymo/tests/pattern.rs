@@ -838,3 +838,61 @@ fn a_unit_firing_only_within_contractions_is_not_fasciculating() {
         "{classes:?}"
     );
 }
+
+/// The same unit 3 when the contractions are one irregularly firing unit (a contraction
+/// sorted badly, its units merged into one irregular train: no voluntary episode, the
+/// train unclassified): its firing at voluntary rates is still a contraction, and unit 3,
+/// which fires only within it, is not fasciculating (seen on a generator other than
+/// kymo's, `scripts/independent-check`, voluntary seed 1: 29 false fasciculations).
+#[test]
+fn a_unit_firing_only_within_unclassified_contractions_is_not_fasciculating() {
+    let mut rng = ChaCha8Rng::seed_from_u64(79);
+    let units: Vec<UnitInput> = (0..4).map(motor_unit).collect();
+    let mut pots = Vec::new();
+    let contractions = [(3.05, 6.96), (8.82, 12.73), (15.8, 20.27), (23.19, 27.92)];
+    for (a, b) in contractions {
+        // Unit 0 at 12 Hz with intervals spread ±70 %: irregular, no class fits.
+        let mut t = a + rng.random::<f64>() / 12.0;
+        while t < b {
+            pots.push(PotentialInput {
+                time_s: t,
+                unit: 0,
+                amplitude_uv: 900.0,
+            });
+            t += (1.0 + 0.7 * (rng.random::<f64>() * 2.0 - 1.0)) / 12.0;
+        }
+    }
+    let unit3 = [
+        3.697, 4.173, 4.872, 5.883, 9.762, 10.147, 10.708, 10.82, 11.088, 11.336, 11.431, 16.672,
+        16.806, 17.733, 18.265, 18.454, 18.522, 24.147, 24.149, 24.305, 24.614, 24.888, 25.534,
+        25.698, 25.824, 26.11, 26.305, 26.562, 27.332, 27.357,
+    ];
+    for &t in &unit3 {
+        pots.push(PotentialInput {
+            time_s: t,
+            unit: 3,
+            amplitude_uv: 600.0,
+        });
+    }
+    pots.sort_by(|a, b| a.time_s.total_cmp(&b.time_s));
+    let r = analyze_channel(&units, &pots, 30.0, &[], &cfg());
+    let of_unit = |u: u32| {
+        r.discharges
+            .iter()
+            .filter(|d| d.units.contains(&u))
+            .map(|d| d.class)
+            .collect::<Vec<_>>()
+    };
+    assert!(
+        of_unit(0)
+            .iter()
+            .all(|c| *c == DischargeClass::Unclassified),
+        "unit 0: {:?}",
+        of_unit(0)
+    );
+    assert!(
+        !of_unit(3).contains(&DischargeClass::Fasciculation),
+        "unit 3: {:?}",
+        of_unit(3)
+    );
+}

@@ -380,9 +380,12 @@ pub struct FasciculationRule {
     pub together_units: usize,
     /// See `together_potentials`, s.
     pub together_s: f64,
-    /// A unit whose potentials fall inside this channel's voluntary or cramp episodes more
-    /// often than chance would put them there (binomial upper tail below this, given the
-    /// share of the recording the episodes span) fires with the contractions, and its
+    /// A unit whose potentials fall inside this channel's voluntary or cramp episodes, or
+    /// inside other motor units' unclassified sustained firing at voluntary rates (at most
+    /// `voluntary.unit_rate_hz`'s upper end: a contraction sorted too poorly to form an
+    /// episode), more often than chance would put them there (binomial upper tail below
+    /// this, given the share of the recording those spans cover) fires with the
+    /// contractions, and its
     /// single discharges are not called fasciculations: fasciculations are spontaneous,
     /// independent of voluntary activity (brief). Default 0.001 (kymo: a poorly sorted
     /// voluntary unit with all 29 of its potentials inside contractions spanning 57 % of a

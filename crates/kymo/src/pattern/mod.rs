@@ -750,7 +750,30 @@ pub fn analyze_channel(
         &mut discharges,
         &mut in_episode,
     );
-    tied_to_contractions(&trains, &discharges, recording_s, cfg, &mut in_episode);
+    // Unclassified sustained firing of a motor unit at voluntary rates is a contraction
+    // the episodes missed (a poorly sorted unit's train reads as irregular).
+    let unexplained: Vec<(f64, f64)> = segs
+        .iter()
+        .filter(|s| {
+            s.sustained
+                && !s.episode
+                && s.f
+                    .rate_hz
+                    .is_some_and(|r| r <= cfg.voluntary.unit_rate_hz[1])
+                && s.scores
+                    .first()
+                    .is_none_or(|b| b.score < cfg.scoring.min_score)
+        })
+        .map(|s| (s.first, s.last))
+        .collect();
+    tied_to_contractions(
+        &trains,
+        &discharges,
+        &unexplained,
+        recording_s,
+        cfg,
+        &mut in_episode,
+    );
     in_episode.sort_unstable();
     in_episode.dedup();
 
@@ -996,12 +1019,14 @@ fn episodes(
 const DOUBLET_OF_MEDIAN: f64 = 0.5;
 
 /// Adds to `engaged` every unit whose potentials fall inside the voluntary and cramp
-/// episodes in `discharges` more often than chance would put them there
+/// episodes in `discharges`, or the spans `unexplained` (other units' unclassified
+/// sustained firing at voluntary rates), more often than chance would put them there
 /// (`fasciculation.contraction_tie_p`): it fires with the contractions (a unit the sorter
 /// took only a few potentials of), so its single discharges are not fasciculations.
 fn tied_to_contractions(
     units: &[Train],
     discharges: &[Discharge],
+    unexplained: &[(f64, f64)],
     recording_s: f64,
     cfg: &PatternConfig,
     engaged: &mut Vec<u32>,
@@ -1011,6 +1036,7 @@ fn tied_to_contractions(
             .iter()
             .filter(|d| matches!(d.class, DischargeClass::Voluntary | DischargeClass::Cramp))
             .map(|d| (d.start_s, d.end_s))
+            .chain(unexplained.iter().copied())
             .collect(),
     );
     if spans.is_empty() || recording_s <= 0.0 {

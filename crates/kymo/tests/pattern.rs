@@ -793,6 +793,26 @@ fn units_confused_in_pairs_keep_voluntary_and_cramp_apart() {
     }
 }
 
+/// Four contractions in 30 s (s).
+const CONTRACTIONS: [(f64, f64); 4] = [(3.05, 6.96), (8.82, 12.73), (15.8, 20.27), (23.19, 27.92)];
+
+/// Unit 3's potentials, every one inside [`CONTRACTIONS`]: the times of a unit the sorter
+/// took only a few potentials of in the simulated `voluntary` record of seed 20 at 10 dB.
+fn push_unit3(pots: &mut Vec<PotentialInput>) {
+    let unit3 = [
+        3.697, 4.173, 4.872, 5.883, 9.762, 10.147, 10.708, 10.82, 11.088, 11.336, 11.431, 16.672,
+        16.806, 17.733, 18.265, 18.454, 18.522, 24.147, 24.149, 24.305, 24.614, 24.888, 25.534,
+        25.698, 25.824, 26.11, 26.305, 26.562, 27.332, 27.357,
+    ];
+    for &t in &unit3 {
+        pots.push(PotentialInput {
+            time_s: t,
+            unit: 3,
+            amplitude_uv: 600.0,
+        });
+    }
+}
+
 /// A unit the sorter took only a few potentials of, scattered over the contractions, fires
 /// with the contractions: its potentials are not called fasciculations
 /// (`fasciculation.contraction_tie_p`). Four 4–5 s contractions of three units in 30 s
@@ -806,22 +826,10 @@ fn a_unit_firing_only_within_contractions_is_not_fasciculating() {
     let mut rng = ChaCha8Rng::seed_from_u64(78);
     let units: Vec<UnitInput> = (0..4).map(motor_unit).collect();
     let mut pots = Vec::new();
-    let contractions = [(3.05, 6.96), (8.82, 12.73), (15.8, 20.27), (23.19, 27.92)];
-    for span in contractions {
+    for span in CONTRACTIONS {
         contraction(&mut rng, span, &mut pots);
     }
-    let unit3 = [
-        3.697, 4.173, 4.872, 5.883, 9.762, 10.147, 10.708, 10.82, 11.088, 11.336, 11.431, 16.672,
-        16.806, 17.733, 18.265, 18.454, 18.522, 24.147, 24.149, 24.305, 24.614, 24.888, 25.534,
-        25.698, 25.824, 26.11, 26.305, 26.562, 27.332, 27.357,
-    ];
-    for &t in &unit3 {
-        pots.push(PotentialInput {
-            time_s: t,
-            unit: 3,
-            amplitude_uv: 600.0,
-        });
-    }
+    push_unit3(&mut pots);
     pots.sort_by(|a, b| a.time_s.total_cmp(&b.time_s));
     let r = analyze_channel(&units, &pots, 30.0, &[], &cfg());
     let classes: Vec<DischargeClass> = r.discharges.iter().map(|d| d.class).collect();
@@ -849,8 +857,7 @@ fn a_unit_firing_only_within_unclassified_contractions_is_not_fasciculating() {
     let mut rng = ChaCha8Rng::seed_from_u64(79);
     let units: Vec<UnitInput> = (0..4).map(motor_unit).collect();
     let mut pots = Vec::new();
-    let contractions = [(3.05, 6.96), (8.82, 12.73), (15.8, 20.27), (23.19, 27.92)];
-    for (a, b) in contractions {
+    for (a, b) in CONTRACTIONS {
         // Unit 0 at 12 Hz with intervals spread ±70 %: irregular, no class fits.
         let mut t = a + rng.random::<f64>() / 12.0;
         while t < b {
@@ -862,18 +869,7 @@ fn a_unit_firing_only_within_unclassified_contractions_is_not_fasciculating() {
             t += (1.0 + 0.7 * (rng.random::<f64>() * 2.0 - 1.0)) / 12.0;
         }
     }
-    let unit3 = [
-        3.697, 4.173, 4.872, 5.883, 9.762, 10.147, 10.708, 10.82, 11.088, 11.336, 11.431, 16.672,
-        16.806, 17.733, 18.265, 18.454, 18.522, 24.147, 24.149, 24.305, 24.614, 24.888, 25.534,
-        25.698, 25.824, 26.11, 26.305, 26.562, 27.332, 27.357,
-    ];
-    for &t in &unit3 {
-        pots.push(PotentialInput {
-            time_s: t,
-            unit: 3,
-            amplitude_uv: 600.0,
-        });
-    }
+    push_unit3(&mut pots);
     pots.sort_by(|a, b| a.time_s.total_cmp(&b.time_s));
     let r = analyze_channel(&units, &pots, 30.0, &[], &cfg());
     let of_unit = |u: u32| {

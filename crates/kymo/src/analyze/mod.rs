@@ -1114,12 +1114,9 @@ fn sort_chunk(
                 });
             }
         }
-        let duration_s = |id: u32| {
-            s.units
-                .iter()
-                .find(|u| u.id == id)
-                .map_or(0.0, |u| u.duration_ms * 1e-3)
-        };
+        // A chunk unit's index from its id.
+        let pos = |unit: u32| s.units.iter().position(|u| u.id == unit);
+        let duration_s = |id: u32| pos(id).map_or(0.0, |k| s.units[k].duration_ms * 1e-3);
         drop_pieces(
             &mut out.potentials,
             duration_s,
@@ -1143,8 +1140,6 @@ fn sort_chunk(
             pre: dcfg.waveform_pre,
             dead: dcfg.refractory as u64,
         };
-        // A chunk unit's index from its id.
-        let pos = |unit: u32| s.units.iter().position(|u| u.id == unit);
         if cfg.user.recover.enabled {
             let mut trains: Vec<Vec<u64>> = vec![Vec::new(); s.units.len()];
             for (i, label) in s.labels.iter().enumerate() {
@@ -1504,9 +1499,7 @@ fn drop_pieces(
         .collect();
     order.sort_by(|&a, &b| {
         let (pa, pb) = (&potentials[a], &potentials[b]);
-        (pa.unit, pa.time_s)
-            .partial_cmp(&(pb.unit, pb.time_s))
-            .unwrap_or(std::cmp::Ordering::Equal)
+        pa.unit.cmp(&pb.unit).then(pa.time_s.total_cmp(&pb.time_s))
     });
     let mut piece = vec![false; potentials.len()];
     for w in order.windows(2) {

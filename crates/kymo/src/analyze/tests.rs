@@ -164,7 +164,6 @@ count = 2
         "the scene this test is about has a slow-wave unit: {:?}",
         a.warnings
     );
-    eprintln!("unsorted {} artefacts {}", a.n_unsorted, a.artefacts.len());
     assert!(a.artefacts.is_empty(), "artefacts: {:?}", a.artefacts);
     let psw: Vec<_> = a
         .discharges

@@ -469,7 +469,7 @@ pub const MIN_TEMPLATE_CYCLES: usize = 3;
 pub const MAX_TEMPLATE_MAINS_CYCLES: usize = 5;
 
 /// Hum removal by subtracting the hum's own cycle: when a whole number of samples spans one
-/// mains cycle, or a few (`mains_cycles`: 60 Hz at 20 kHz is 333⅓ samples a cycle, 1000
+/// mains cycle, or a few (60 Hz at 20 kHz is 333⅓ samples a cycle, 1000
 /// for three), every cycle of `period` samples holds the hum at the same phases, so the
 /// median of each phase over the cycles of a window (default one second) is the hum cycle
 /// (fundamental and every harmonic, whatever their shape), and a potential, which occupies
@@ -493,13 +493,11 @@ pub const MAX_TEMPLATE_MAINS_CYCLES: usize = 5;
 /// mains cycles in a second at 60 Hz (far less than the echoes notches leave).
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct HumTemplate {
-    /// Samples per template cycle: `mains_cycles` mains cycles, `mains_cycles · rate / f0`,
-    /// an integer. Below, a "cycle" is a template cycle.
+    /// Samples per template cycle, an integer: one mains cycle (`rate / f0`) when the rate
+    /// is a whole multiple of the mains frequency; else the fewest mains cycles (up to
+    /// [`MAX_TEMPLATE_MAINS_CYCLES`]) that hold a whole number of samples (3 at 60 Hz and
+    /// 20 or 10 kHz: 1000 or 500 samples). Below, a "cycle" is a template cycle.
     pub period: usize,
-    /// Mains cycles per template cycle: 1 when the rate is a whole multiple of the mains
-    /// frequency; else the fewest (up to [`MAX_TEMPLATE_MAINS_CYCLES`]) that hold a whole
-    /// number of samples (3 at 60 Hz and 20 or 10 kHz: 1000 or 500 samples).
-    pub mains_cycles: usize,
     /// Cycles each template's median is taken over.
     pub window: usize,
     /// Cycles between templates (`ceil(window / 2)`: each template is then computed before
@@ -519,7 +517,6 @@ impl HumTemplate {
         let window = ((window_s * f0 / cycles as f64).round() as usize).max(MIN_TEMPLATE_CYCLES);
         Some(HumTemplate {
             period,
-            mains_cycles: cycles,
             window,
             step: window.div_ceil(2),
         })

@@ -74,36 +74,40 @@ impl Measured {
 
     /// Width, ms, of the stretch around a phase's peak where it stays above half its peak.
     pub(crate) fn half_width_ms(&self, p: &Phase, rate_hz: f64) -> f64 {
-        let sign = if p.positive { 1.0 } else { -1.0 };
-        let seg = &self.samples[p.start..=p.end];
-        let Some(k) = seg.iter().position(|v| sign * *v as f64 >= p.peak) else {
+        let Some(k) = self.peak_of(p) else {
             return 0.0;
         };
-        half_height_samples(seg, k) as f64 * 1e3 / rate_hz
+        half_height_samples(&self.samples[p.start..=p.end], k - p.start) as f64 * 1e3 / rate_hz
     }
-}
 
-/// Fraction of a phase's peak from which its rise is timed ([`Measured::rise_ms`]).
-const RISE_FROM: f64 = 0.1;
-
-impl Measured {
     /// Time, ms, for a phase to rise from [`RISE_FROM`] of its peak to its peak (the
     /// samples before the peak that keep its sign and reach that level).
     pub(crate) fn rise_ms(&self, p: &Phase, rate_hz: f64) -> f64 {
-        let sign = if p.positive { 1.0 } else { -1.0 };
-        let seg = &self.samples[p.start..=p.end];
-        let Some(k) = seg.iter().position(|v| sign * *v as f64 >= p.peak) else {
+        let Some(k) = self.peak_of(p) else {
             return 0.0;
         };
+        let sign = if p.positive { 1.0 } else { -1.0 };
         let level = RISE_FROM * p.peak;
-        let before = self.samples[..p.start + k]
+        let before = self.samples[..k]
             .iter()
             .rev()
             .take_while(|v| sign * **v as f64 >= level)
             .count();
         before as f64 * 1e3 / rate_hz
     }
+
+    /// Index in `samples` of phase `p`'s first sample at its peak magnitude.
+    fn peak_of(&self, p: &Phase) -> Option<usize> {
+        let sign = if p.positive { 1.0 } else { -1.0 };
+        self.samples[p.start..=p.end]
+            .iter()
+            .position(|v| sign * *v as f64 >= p.peak)
+            .map(|k| p.start + k)
+    }
 }
+
+/// Fraction of a phase's peak from which its rise is timed ([`Measured::rise_ms`]).
+const RISE_FROM: f64 = 0.1;
 
 /// Samples around `x[k]` (counted with it) that keep its sign and at least half its size.
 fn half_height_samples(x: &[f32], k: usize) -> usize {
